@@ -1,0 +1,70 @@
+"""The REST API under /api, built as one FastAPI app that the Reflex backend mounts (or uvicorn serves)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from relay_app.api import admin, auth, endpoints
+from relay_app.api.deps import ApiContext
+from relay_app.api.envelope import ERROR_RESPONSES, API_PREFIX, Envelope, ErrorEnvelope, RequestIdMiddleware, install_error_handlers
+from relay_core.db import ping
+from relay_core.errors import NotFound, ServiceUnavailable
+from relay_core.settings import Settings
+
+VERSION = "0.1.0"
+
+
+def _health_router(settings: Settings) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", responses={503: {"model": ErrorEnvelope, "description": "the database does not answer"}})
+    async def health() -> Envelope[dict[str, str]]:
+        if not await run_in_threadpool(ping, settings.database_url):
+            raise ServiceUnavailable("The database does not answer.", details={"database": "error"})
+        return Envelope(data={"status": "ok", "database": "ok", "version": VERSION})
+
+    return router
+
+
+def _not_found_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    async def unknown(path: str) -> None:
+        raise NotFound("No such API route.")
+
+    return router
+
+
+def create_api(settings: Settings, *, standalone: bool = False) -> FastAPI:
+    """The API app. `standalone=True` also migrates and bootstraps at start (when served without Reflex)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from relay_core.bootstrap import announce, prepare_database
+
+        announce(await run_in_threadpool(prepare_database, settings), settings)
+        yield
+
+    app = FastAPI(
+        title="WebSocket Relay Platform API", version=VERSION, openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs", redoc_url=None, lifespan=lifespan if standalone else None,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.relay = ApiContext(settings)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(_health_router(settings))
+    api.include_router(auth.router)
+    api.include_router(endpoints.router)
+    api.include_router(admin.router)
+    api.include_router(_not_found_router())
+    app.include_router(api)
+    return app
+
+

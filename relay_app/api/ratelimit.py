@@ -1,0 +1,59 @@
+"""Per-client-address sliding-window limits for login and register (one process's memory)."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+import time
+from collections import deque
+
+from fastapi import Request
+
+from relay_core.errors import RateLimited
+
+_WINDOW_SECONDS = 60.0
+
+
+class SlidingWindowLimiter:
+    """At most `limit` hits per key in any 60-second window."""
+
+    def __init__(self, limit: int, window: float = _WINDOW_SECONDS) -> None:
+        self.limit, self.window = limit, window
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> None:
+        """Count one request; RateLimited with whole seconds to wait when over the limit."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                raise RateLimited(math.ceil(hits[0] + self.window - now))
+            hits.append(now)
+            if len(self._hits) > 10_000:  # forget idle clients so the map cannot grow without bound
+                for stale in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
+                    del self._hits[stale]
+
+
+def client_address(request: Request, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+    """The peer address; X-Forwarded-For's last untrusted hop only when the peer is a trusted proxy."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for")
+    if not forwarded or not _is_trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)

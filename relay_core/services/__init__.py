@@ -1,0 +1,1 @@
+"""Business rules as keyword-only functions; the REST API, the UI and the CLI all call these."""
