@@ -12,7 +12,6 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
-
 def utcnow() -> datetime:
     """Aware UTC now; every timestamp the platform stores is UTC."""
     return datetime.now(UTC)

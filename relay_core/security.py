@@ -24,7 +24,7 @@ ACCESS_TOKEN_PREFIX = "rlt_"
 
 
 def hash_password(password: str) -> str:
-    return _passwords.hash(password)
+    return str(_passwords.hash(password))
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
@@ -49,7 +49,9 @@ def create_jwt(*, user_id: uuid.UUID, token_version: int, secret: str, ttl_hours
     """A signed HS256 token for the user and the moment it expires."""
     now = datetime.now(UTC)
     expires_at = now + timedelta(hours=ttl_hours)
-    payload = {"sub": str(user_id), "tv": token_version, "iat": int(now.timestamp()), "exp": int(expires_at.timestamp())}
+    payload = {
+        "sub": str(user_id), "tv": token_version, "iat": int(now.timestamp()), "exp": int(expires_at.timestamp()),
+    }
     return jwt.encode(payload, secret, algorithm=_JWT_ALGORITHM), expires_at.replace(microsecond=0)
 
 

@@ -10,7 +10,14 @@ from starlette.concurrency import run_in_threadpool
 
 from relay_app.api import admin, auth, endpoints
 from relay_app.api.deps import ApiContext
-from relay_app.api.envelope import ERROR_RESPONSES, API_PREFIX, Envelope, ErrorEnvelope, RequestIdMiddleware, install_error_handlers
+from relay_app.api.envelope import (
+    API_PREFIX,
+    ERROR_RESPONSES,
+    Envelope,
+    ErrorEnvelope,
+    RequestIdMiddleware,
+    install_error_handlers,
+)
 from relay_core.db import ping
 from relay_core.errors import NotFound, ServiceUnavailable
 from relay_core.settings import Settings

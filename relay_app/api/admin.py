@@ -43,7 +43,9 @@ def list_users(_admin: AdminUser, db: Db) -> Envelope[list[UserView]]:
 
 
 @router.get("/users/{user_id}/endpoints")
-def user_endpoints(user_id: uuid.UUID, _admin: AdminUser, db: Db, settings: SettingsDep) -> Envelope[list[EndpointView]]:
+def user_endpoints(
+    user_id: uuid.UUID, _admin: AdminUser, db: Db, settings: SettingsDep,
+) -> Envelope[list[EndpointView]]:
     owner = users.get_user(session=db, user_id=user_id)
     own = endpoints.list_endpoints(session=db, owner_id=owner.id)
     return Envelope(data=endpoints.endpoint_views(session=db, settings=settings, endpoints=own, with_owner=True))

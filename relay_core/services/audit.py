@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def record_action(
-    *, session: Session, action: str, target_type: str, target_id: str | uuid.UUID,
+    *, session: Session, action: str, target_type: str, target_id: str | int | uuid.UUID,
     actor_id: uuid.UUID | None, reason: str | None = None,
 ) -> AuditLog:
     entry = AuditLog(

@@ -85,7 +85,7 @@ def list_endpoints(*, session: Session, owner_id: uuid.UUID | None = None) -> li
 
 def update_endpoint(
     *, session: Session, endpoint: Endpoint, name: str | None = None, forwarding_mode: str | None = None,
-    custom_header: str | None | object = _UNSET, access_mode: str | None = None,
+    custom_header: str | object | None = _UNSET, access_mode: str | None = None,
 ) -> Endpoint:
     new_header = endpoint.custom_header if custom_header is _UNSET else custom_header
     assert new_header is None or isinstance(new_header, str)

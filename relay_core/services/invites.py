@@ -53,7 +53,8 @@ def create_invites(
     invites = []
     for _ in range(count):
         invite = InviteCode(
-            code=random_code(INVITE_CODE_LENGTH), grants_admin=grants_admin, expires_at=expires_at, created_by=created_by
+            code=random_code(INVITE_CODE_LENGTH), grants_admin=grants_admin, expires_at=expires_at,
+            created_by=created_by,
         )
         session.add(invite)
         invites.append(invite)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import case
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from relay_core.models import Endpoint, EndpointStats, RelayNode, utcnow
@@ -27,9 +28,9 @@ def stats_for(*, session: Session, endpoint_pks: Sequence[uuid.UUID]) -> dict[uu
         return {}
     live = fresh_node_ids(session=session)
     current = func.sum(case((col(EndpointStats.node_id).in_(live), EndpointStats.current_connections), else_=0))
-    rows = session.exec(
-        select(
-            EndpointStats.endpoint_pk, current, func.sum(EndpointStats.total_connections),
+    rows = session.execute(
+        sa_select(
+            col(EndpointStats.endpoint_pk), current, func.sum(EndpointStats.total_connections),
             func.sum(EndpointStats.total_messages), func.sum(EndpointStats.total_bytes),
             func.sum(EndpointStats.dropped_messages), func.max(EndpointStats.updated_at),
         ).where(col(EndpointStats.endpoint_pk).in_(list(endpoint_pks))).group_by(col(EndpointStats.endpoint_pk))

@@ -178,7 +178,8 @@ def ban_user(*, session: Session, user_id: uuid.UUID, actor: User, reason: str |
         user.token_version += 1
     user.banned_reason = reason
     session.add(user)
-    record_action(session=session, action="ban", target_type="user", target_id=user.id, actor_id=actor.id, reason=reason)
+    record_action(session=session, action="ban", target_type="user", target_id=user.id, actor_id=actor.id,
+                  reason=reason)
     return user
 
 
