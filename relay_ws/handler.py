@@ -1,0 +1,278 @@
+"""One connection's life: admission, join, the read loop with frame dispatch (ping, identify, relay),
+the per-connection rate limit, and leaving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import SQLAlchemyError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from relay_core.broker import Broker, RelayedFrame
+from relay_core.db import session_scope
+from relay_core.models import ForwardingMode
+from relay_core.protocol import (
+    RATE_BURST_FACTOR,
+    RATE_WARNING_INTERVAL_SECONDS,
+    CloseCode,
+    Refusal,
+    client_timestamp,
+    connected_frame,
+    identified_frame,
+    invalid_message_frame,
+    now_ms,
+    pong_frame,
+    rate_limited_frame,
+    relayed_frame,
+    send_forbidden_frame,
+)
+from relay_core.rules import DEVICE_ID_MAX, DEVICE_NAME_MAX
+from relay_core.services.relay_records import identify_device
+from relay_core.settings import Settings
+from relay_ws.gate import Admission, Gate, GateUnavailable
+from relay_ws.hub import Client, ClientFactory, Hub, Room
+from relay_ws.stats import NodeStats
+
+log = logging.getLogger(__name__)
+
+_NOT_JSON = object()
+
+
+class _Identify:
+    """A valid identify request, answered after the device is stored (off the event loop)."""
+
+    __slots__ = ("device_id", "name")
+
+    def __init__(self, device_id: str, name: str | None) -> None:
+        self.device_id, self.name = device_id, name
+
+
+def _text_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+class Handler:
+    """The websockets connection handler (one instance per server, called once per connection)."""
+
+    def __init__(self, *, settings: Settings, gate: Gate, hub: Hub, stats: NodeStats, broker: Broker) -> None:
+        self._url = settings.database_url
+        self._rate = settings.rate_limit_per_connection
+        self._burst = settings.rate_limit_per_connection * RATE_BURST_FACTOR
+        self._max_connections = settings.max_connections_per_endpoint
+        self._gate, self._hub, self._stats, self._broker = gate, hub, stats, broker
+        self._node_id = settings.relay_node_id
+
+    async def __call__(self, ws: ServerConnection) -> None:
+        try:
+            assert ws.request is not None  # set by the opening handshake
+            verdict = await self._gate.admit(ws.request)
+        except GateUnavailable:
+            self._stats.connection_refused(CloseCode.INTERNAL_ERROR)
+            log.warning("connection refused code=%d peer=%s: database unavailable", CloseCode.INTERNAL_ERROR,
+                        _peer(ws))
+            await ws.close(CloseCode.INTERNAL_ERROR, "database unavailable")
+            return
+        if isinstance(verdict, Refusal):
+            await self._refuse(ws, verdict, None)
+            return
+        connection_id = secrets.token_urlsafe(9)
+        factory = ClientFactory(ws=ws, connection_id=connection_id,
+                                token_id=verdict.token.id if verdict.token else None,
+                                can_send=verdict.can_send, burst=self._burst)
+        client = self._hub.join(verdict.record, factory)
+        if client is None:
+            await self._refuse(ws, Refusal.full(self._max_connections), verdict.record.endpoint_id)
+            return
+        await self._serve(client, verdict)
+
+    async def _refuse(self, ws: ServerConnection, refusal: Refusal, endpoint_id: str | None) -> None:
+        self._stats.connection_refused(refusal.close_code)
+        log.info("connection refused code=%d reason=%s endpoint=%s peer=%s", refusal.close_code, refusal.code.value,
+                 endpoint_id or "-", _peer(ws))
+        try:
+            await ws.send(refusal.frame(), text=True)
+            await ws.close(refusal.close_code, refusal.code.value)
+        except ConnectionClosed:
+            pass
+
+    async def _serve(self, client: Client, admission: Admission) -> None:
+        room = client.room
+        ws = client.ws
+        self._stats.connection_opened(room.counters, token_id=client.token_id, now_ms=now_ms())
+        log.info("connection open id=%s endpoint=%s mode=%s peer=%s", client.connection_id, room.endpoint_id,
+                 room.record.forwarding_mode, _peer(ws))
+        try:
+            if room.is_json:
+                await ws.send(connected_frame(connection_id=client.connection_id, endpoint_id=room.endpoint_id),
+                              text=True)
+            await self._read_loop(client)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._hub.leave(client)
+            self._stats.connection_closed(room.counters)
+            if client.device_id is not None:
+                self._stats.device_left(room.record.pk, client.device_id, now_ms())
+            code = ws.close_code if ws.close_code is not None else client.close_code
+            log.info("connection closed id=%s endpoint=%s code=%s sent=%d seconds=%.1f", client.connection_id,
+                     room.endpoint_id, code if code is not None else "-", client.sent,
+                     time.monotonic() - client.opened_at)
+
+    async def _read_loop(self, client: Client) -> None:
+        ws = client.ws
+        async for message in ws:
+            if client.closing:
+                continue
+            reply = self._on_text(client, message) if isinstance(message, str) else self._on_binary(client, message)
+            if reply is None:
+                continue
+            if isinstance(reply, _Identify):
+                reply = await self._identify(client, reply)
+            await ws.send(reply, text=True)
+
+    # -- dispatch (synchronous: the hot path awaits nothing) ---------------------------------------
+
+    def _on_text(self, client: Client, text: str) -> bytes | _Identify | None:
+        room = client.room
+        mode = room.record.forwarding_mode
+        received = time.perf_counter()
+        if mode == ForwardingMode.JSON:
+            try:
+                value: Any = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                value = _NOT_JSON
+            timestamp: Any = None
+            if type(value) is dict:
+                kind = value.get("type")
+                if kind == "ping":
+                    return pong_frame()
+                if kind == "identify":
+                    return self._identify_request(client, value)
+                if "type" in value and "data" in value:
+                    timestamp = client_timestamp(value.get("timestamp"))
+                    value = value["data"]
+            elif value is _NOT_JSON:
+                value = text
+            refused = self._check_send(client)
+            if refused is not None:
+                return refused or None
+            now = now_ms()
+            payload = relayed_frame(data=value, timestamp=now if timestamp is None else timestamp,
+                                    sender=client.connection_id, device_id=client.device_id)
+        else:
+            if text[:1] == "{" and ('"ping"' in text or '"identify"' in text):
+                handled, control = self._direct_control(client, text)
+                if handled:
+                    return control
+            refused = self._check_send(client)
+            if refused is not None:
+                return None
+            now = now_ms()
+            header = room.record.custom_header if mode == ForwardingMode.CUSTOM_HEADER else None
+            payload = ((header + text) if header else text).encode("utf-8", "surrogatepass")
+        size = _text_size(text)
+        self._stats.message_accepted(room.counters, size=size, now_ms=now, connection_id=client.connection_id,
+                                     device_id=client.device_id, text=text)
+        self._relay(room, client, payload, True, received)
+        return None
+
+    def _on_binary(self, client: Client, data: bytes) -> bytes | None:
+        received = time.perf_counter()
+        room = client.room
+        refused = self._check_send(client)
+        if refused is not None:
+            return (refused or None) if room.is_json else None
+        self._stats.message_accepted(room.counters, size=len(data), now_ms=now_ms(),
+                                     connection_id=client.connection_id, device_id=client.device_id, text=None)
+        self._relay(room, client, data, False, received)
+        return None
+
+    def _relay(self, room: Room, client: Client, payload: bytes, is_text: bool, received: float) -> None:
+        client.sent += 1
+        delivered = self._hub.fan_out(room, client, payload, is_text)
+        if self._broker.has_peers:
+            self._broker.publish_frame(RelayedFrame(room.endpoint_id, payload, is_text, self._node_id,
+                                                    client.connection_id))
+        self._stats.delivered_to(delivered, len(payload), time.perf_counter() - received)
+
+    def _check_send(self, client: Client) -> bytes | None:
+        """None when the message may be relayed; else the reply for a json-mode sender (b"" for none)."""
+        room = client.room
+        if not client.can_send:
+            self._stats.message_dropped(room.counters, "forbidden")
+            return send_forbidden_frame() if room.is_json else b""
+        now = time.monotonic()
+        tokens = min(self._burst, client.bucket + (now - client.bucket_at) * self._rate)
+        client.bucket_at = now
+        if tokens >= 1.0:
+            client.bucket = tokens - 1.0
+            return None
+        client.bucket = tokens
+        self._stats.message_dropped(room.counters, "rate_limited")
+        if room.is_json and now - client.warned_at >= RATE_WARNING_INTERVAL_SECONDS:
+            client.warned_at = now
+            return rate_limited_frame(self._rate)
+        return b""
+
+    # -- ping and identify ---------------------------------------------------------------------------
+
+    def _direct_control(self, client: Client, text: str) -> tuple[bool, bytes | _Identify | None]:
+        """In direct modes a ping or identify object is answered, not relayed: (handled, reply)."""
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return False, None
+        if type(value) is not dict:
+            return False, None
+        kind = value.get("type")
+        if kind == "ping":
+            return True, pong_frame()
+        if kind == "identify":
+            return True, self._identify_request(client, value)
+        return False, None
+
+    def _identify_request(self, client: Client, value: dict[str, Any]) -> bytes | _Identify | None:
+        device_id = value.get("deviceId")
+        name = value.get("deviceName")
+        problem = None
+        if not isinstance(device_id, str) or not 1 <= len(device_id) <= DEVICE_ID_MAX:
+            problem = f"identify needs deviceId: a string of 1 to {DEVICE_ID_MAX} characters"
+        elif name is not None and (not isinstance(name, str) or len(name) > DEVICE_NAME_MAX):
+            problem = f"deviceName must be a string of at most {DEVICE_NAME_MAX} characters"
+        if problem is not None:
+            return invalid_message_frame(problem) if client.room.is_json else None
+        assert isinstance(device_id, str)
+        name = name.strip() or None if isinstance(name, str) else None
+        return _Identify(device_id, name)
+
+    async def _identify(self, client: Client, request: _Identify) -> bytes:
+        room = client.room
+        try:
+            name = await asyncio.to_thread(self._store_device, room.record.pk, request.device_id, request.name)
+        except SQLAlchemyError:
+            log.warning("device not stored (database unavailable) endpoint=%s", room.endpoint_id)
+            name = request.name
+        now = now_ms()
+        if client.device_id != request.device_id:
+            if client.device_id is not None:
+                self._stats.device_left(room.record.pk, client.device_id, now)
+            self._stats.device_joined(room.record.pk, request.device_id, now)
+            client.device_id = request.device_id
+        return identified_frame(device_id=request.device_id, name=name)
+
+    def _store_device(self, endpoint_pk: Any, device_id: str, name: str | None) -> str | None:
+        with session_scope(self._url, write=True) as session:
+            return identify_device(session=session, endpoint_pk=endpoint_pk, device_id=device_id, name=name)
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
