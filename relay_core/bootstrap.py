@@ -55,7 +55,7 @@ def announce(result: BootstrapResult, settings: Settings) -> None:
     if result.invite_code is None:
         return
     lines = [
-        "No admin yet. Register the first admin with this one-time invite code:",
+        "No admin yet. The first admin registers with this one-time code:",
         f"  invite code: {result.invite_code}",
         f"  register at: {settings.web_base_url}/register?code={result.invite_code}",
     ]

@@ -101,11 +101,15 @@ def authenticate(*, session: Session, login: str, password: str) -> User:
 
 
 def user_for_claims(*, session: Session, claims: TokenClaims) -> User:
-    """The live user behind a verified JWT; Unauthorized if gone or the token predates a change."""
+    """The live user behind a verified JWT: UserBanned if banned, Unauthorized if gone or the token is stale."""
     user = session.get(User, claims.user_id)
-    if user is None or user.token_version != claims.token_version:
+    if user is None:
         raise Unauthorized()
+    # The ban is checked first: a banned user's old token says why (USER_BANNED), while after an unban
+    # the bumped token_version makes the same token a plain 401.
     ensure_not_banned(user)
+    if user.token_version != claims.token_version:
+        raise Unauthorized()
     return user
 
 
