@@ -17,6 +17,8 @@ SLOW_CONSUMER_MIN_BYTES = 2 * 1024 * 1024
 """A receiver whose unsent backlog exceeds max(this, 2 x RELAY_MAX_MESSAGE_BYTES) is closed with 4408."""
 CLOSE_TIMEOUT_SECONDS = 2.0
 """How long a closing handshake may take before the TCP connection is dropped."""
+SLOW_CONSUMER_CLOSE_TIMEOUT_SECONDS = 10.0
+"""A receiver closed with 4408 gets this long to read its backlog and the close frame before it is cut off."""
 RATE_WARNING_INTERVAL_SECONDS = 1.0
 """At most one RATE_LIMITED warning per connection per this many seconds."""
 RATE_BURST_FACTOR = 2.0

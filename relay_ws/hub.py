@@ -15,7 +15,7 @@ from websockets.protocol import State
 
 from relay_core.broker import RelayedFrame
 from relay_core.models import ForwardingMode
-from relay_core.protocol import CloseCode, Refusal
+from relay_core.protocol import SLOW_CONSUMER_CLOSE_TIMEOUT_SECONDS, CloseCode, Refusal
 from relay_core.services.relay_records import EndpointRecord
 from relay_ws.stats import EndpointCounters, NodeStats
 
@@ -143,6 +143,9 @@ class Hub:
         task.add_done_callback(self._closers.discard)
 
     async def _close(self, client: Client, code: CloseCode, reason: str, frame: bytes | None) -> None:
+        if code is CloseCode.SLOW_CONSUMER:
+            # the close frame queues behind the backlog: give the peer time to read up to it
+            client.ws.close_timeout = SLOW_CONSUMER_CLOSE_TIMEOUT_SECONDS
         try:
             if frame is not None:
                 await client.ws.send(frame, text=True)

@@ -77,8 +77,9 @@ class Seeder:
                                      password="password123", is_admin=is_admin)
 
     def endpoint(self, owner: User | None = None, **fields: Any) -> Endpoint:
+        owner = owner or self.user()
         with session_scope(self.url, write=True) as session:
-            return endpoints.create_endpoint(session=session, owner=owner or self.user(), settings=self.settings,
+            return endpoints.create_endpoint(session=session, owner=owner, settings=self.settings,
                                              **fields)
 
     def token(self, endpoint: Endpoint, role: str = "both") -> tuple[int, str]:
@@ -87,22 +88,26 @@ class Seeder:
             return new.id, new.token
 
     def revoke(self, endpoint: Endpoint, token_id: int) -> None:
+        admin = self.admin  # created before the write transaction below: SQLite has one writer at a time
         with session_scope(self.url, write=True) as session:
-            tokens.revoke_token(session=session, endpoint=endpoint, token_id=token_id, actor=self.admin)
+            tokens.revoke_token(session=session, endpoint=endpoint, token_id=token_id, actor=admin)
 
     def disable(self, endpoint: Endpoint, reason: str = "abuse", *, disabled: bool = True) -> None:
+        admin = self.admin
         with session_scope(self.url, write=True) as session:
-            endpoints.set_endpoint_disabled(session=session, endpoint_id=endpoint.endpoint_id, actor=self.admin,
+            endpoints.set_endpoint_disabled(session=session, endpoint_id=endpoint.endpoint_id, actor=admin,
                                             disabled=disabled, reason=reason)
 
     def ban(self, user: User, reason: str = "spam") -> None:
+        admin = self.admin
         with session_scope(self.url, write=True) as session:
-            users.ban_user(session=session, user_id=user.id, actor=self.admin, reason=reason)
+            users.ban_user(session=session, user_id=user.id, actor=admin, reason=reason)
 
     def delete(self, endpoint: Endpoint) -> None:
+        admin = self.admin
         with session_scope(self.url, write=True) as session:
             fresh = endpoints.get_endpoint(session=session, endpoint_id=endpoint.endpoint_id)
-            endpoints.delete_endpoint(session=session, endpoint=fresh, actor=self.admin)
+            endpoints.delete_endpoint(session=session, endpoint=fresh, actor=admin)
 
     def stats(self, endpoint: Endpoint) -> StatsView:
         with session_scope(self.url) as session:

@@ -318,7 +318,7 @@ def test_token_endpoint_refuses_bad_tokens_with_4401(shared: tuple[Relay, Seeder
 
 @pytest.mark.parametrize("state", ["disabled", "banned"])
 def test_disabled_or_banned_endpoint_is_refused_with_4403_and_reason(shared: tuple[Relay, Seeder], state: str) -> None:
-    """A disabled endpoint (ENDPOINT_DISABLED) or a banned owner's (OWNER_BANNED) is refused with 4403 and the reason."""
+    """A disabled endpoint (ENDPOINT_DISABLED) or a banned owner's (OWNER_BANNED) gets 4403 and the reason."""
     relay, seeder = shared
     owner = seeder.user()
     endpoint = seeder.endpoint(owner)
