@@ -1,0 +1,1 @@
+"""Reusable pieces of the dashboard: layout, forms, stat cards, the live console."""
