@@ -126,7 +126,11 @@ def build_server(settings: Settings) -> RelayServer:
 
 
 async def serve_until_signalled(settings: Settings) -> int:
-    server = build_server(settings)
+    try:
+        server = build_server(settings)
+    except NotImplementedError as exc:
+        sys.stderr.write(f"invalid setting RELAY_REDIS_URL: {exc}\n")
+        return 2
     try:
         await server.start()
     except (SQLAlchemyError, OSError) as exc:
