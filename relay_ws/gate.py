@@ -179,13 +179,16 @@ class ControlWatch:
             self._failing = True
             return
         self._failing = False
-        for event in self.apply(snapshot, token_ids):
+        for event in self.apply(snapshot, set(endpoint_pks), token_ids):
             await self._broker.publish_control(event)
 
-    def apply(self, snapshot: ControlSnapshot, token_ids: list[int]) -> list[ControlEvent]:
-        """Close what the snapshot no longer allows; returns the events for the other nodes."""
+    def apply(self, snapshot: ControlSnapshot, checked: set[uuid.UUID], token_ids: list[int]) -> list[ControlEvent]:
+        """Close what the snapshot no longer allows; returns the events for the other nodes. Rooms opened
+        while the query ran were not asked about and are left alone."""
         events: list[ControlEvent] = []
         for room in list(self._hub.rooms.values()):
+            if room.record.pk not in checked:
+                continue
             record = snapshot.endpoints.get(room.record.pk)
             if record is None:
                 self._gate.forget(room.endpoint_id)

@@ -68,6 +68,7 @@ class NodeStats:
         self.refused_by_code: dict[int, int] = {}
         self.delivery_buckets = [0] * (len(DELIVERY_BUCKETS) + 1)
         self.delivery_sum = 0.0
+        self.db_writes = 0
 
     def endpoint(self, pk: uuid.UUID) -> EndpointCounters:
         counters = self._endpoints.get(pk)
@@ -207,6 +208,7 @@ class NodeStats:
                 log.info("stats flush recovered")
             self._db_failing = False
             self._last_write = now
+            self.db_writes += 1
             return True
 
     async def run_flusher(self) -> None:
@@ -230,6 +232,8 @@ class MetricsCollector(Collector):
         yield CounterMetricFamily("relay_bytes_received", "Bytes of accepted client messages",
                                   value=s.bytes_received)
         yield CounterMetricFamily("relay_bytes_delivered", "Bytes written to receivers", value=s.bytes_delivered)
+        yield CounterMetricFamily("relay_db_writes", "Batched database transactions (stats, messages, heartbeat)",
+                                  value=s.db_writes)
         dropped = CounterMetricFamily("relay_messages_dropped", "Messages dropped, by reason", labels=["reason"])
         for reason, count in sorted(s.dropped.items()):
             dropped.add_metric([reason], count)
