@@ -199,6 +199,43 @@ def test_console_sends_to_a_client_and_shows_what_it_sends(
     screenshot(user_page, "endpoint-detail")
 
 
+def test_settings_errors_in_place_tokens_once_and_device_rename(
+    platform: Platform, user_page: Page, ws_client: OpenClient,
+) -> None:
+    """A bad setting shows its field error and keeps the input; a token shows once and revokes; a device renames."""
+    _relay_required(platform)
+    user_page.goto(f"/endpoints/{platform.endpoint_id}")
+    user_page.fill("#settings-name", "Sensors renamed")
+    user_page.click("#settings-forwarding")
+    user_page.get_by_role("option", name="custom header (prefix text frames)").click()
+    user_page.click("#settings-save")
+    expect(user_page.locator("#error-custom_header")).to_contain_text("required")
+    expect(user_page.locator("#settings-name")).to_have_value("Sensors renamed")
+    user_page.fill("#settings-header", "sensor:")
+    user_page.click("#settings-save")
+    expect(user_page.locator("#settings-notice")).to_be_visible()
+    expect(user_page.locator("#endpoint-name")).to_have_text("Sensors renamed")
+    user_page.click("#settings-forwarding")
+    user_page.get_by_role("option", name="json (wrapped messages)").click()
+    user_page.click("#settings-save")
+    expect(user_page.locator("#settings-notice")).to_be_visible()
+
+    user_page.fill("#token-name", "ci")
+    user_page.click("#create-token-button")
+    expect(user_page.locator("#new-token-value")).to_contain_text("rlt_")
+    user_page.get_by_role("button", name="Revoke").click()
+    expect(user_page.get_by_text("Revoked", exact=True)).to_be_visible()
+
+    client = ws_client(platform)
+    client.send(json.dumps({"type": "identify", "deviceId": "probe-1", "deviceName": "Probe"}))
+    devices = user_page.locator("#devices")
+    expect(devices).to_contain_text("probe-1", timeout=LIVE_TIMEOUT_MS)
+    devices.get_by_role("button", name="Rename").click()
+    user_page.fill("#device-name-input", "Kitchen probe")
+    devices.get_by_role("button", name="Save").click()
+    expect(devices).to_contain_text("Kitchen probe")
+
+
 def test_dashboard_fits_a_390px_phone_screen(platform: Platform, new_context: NewContext) -> None:
     """At 390 px the dashboard and the endpoint page need no horizontal scrolling."""
     page = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
