@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Annotated
@@ -11,10 +10,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from relay_app.api.ratelimit import SlidingWindowLimiter, client_address
 from relay_core.db import session_scope
 from relay_core.errors import Forbidden, Unauthorized
 from relay_core.models import User
+from relay_core.ratelimit import auth_limiter, client_address, parse_networks
 from relay_core.security import decode_jwt
 from relay_core.services.users import user_for_claims
 from relay_core.settings import Settings
@@ -24,16 +23,17 @@ _bearer = HTTPBearer(auto_error=False, description="a JWT from POST /api/auth/lo
 
 
 class ApiContext:
-    """Per-app state: settings and the auth rate limiters (one set per API instance)."""
+    """Per-app state: the settings and what is derived from them once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.login_limiter = SlidingWindowLimiter(settings.auth_rate_limit_per_minute)
-        self.register_limiter = SlidingWindowLimiter(settings.auth_rate_limit_per_minute)
 
-    @cached_property
-    def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [ipaddress.ip_network(n, strict=False) for n in self.settings.trusted_proxies]
+    def limit(self, action: str, request: Request) -> None:
+        """Count a login or register attempt against the caller's address (shared with the pages)."""
+        peer = request.client.host if request.client else "unknown"
+        address = client_address(peer, request.headers.get("x-forwarded-for"),
+                                 parse_networks(tuple(self.settings.trusted_proxies)))
+        auth_limiter(action, self.settings.auth_rate_limit_per_minute).hit(address)
 
     @cached_property
     def jwt_secret(self) -> str:
@@ -86,8 +86,8 @@ AdminUser = Annotated[User, Depends(admin_user)]
 
 
 def limit_login(request: Request, context: Context) -> None:
-    context.login_limiter.hit(client_address(request, context.trusted_proxies))
+    context.limit("login", request)
 
 
 def limit_register(request: Request, context: Context) -> None:
-    context.register_limiter.hit(client_address(request, context.trusted_proxies))
+    context.limit("register", request)

@@ -32,6 +32,7 @@ class LoginState(SessionState):
             self.errors = missing
             return None
         try:
+            self._limit_auth("login")
             with db(write=False) as session:
                 user = authenticate(session=session, login=login, password=password)
                 token, _expires = create_jwt(user_id=user.id, token_version=user.token_version,

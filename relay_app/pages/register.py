@@ -37,6 +37,7 @@ class RegisterState(SessionState):
             self.errors = missing
             return None
         try:
+            self._limit_auth("register")
             with db(write=True) as session:
                 user = register_user(session=session, **values)
                 token, _expires = create_jwt(user_id=user.id, token_version=user.token_version,

@@ -15,6 +15,7 @@ from relay_app.i18n import LANGUAGES, TRANSLATIONS, describe_error
 from relay_core.db import session_scope
 from relay_core.errors import RelayError, Unauthorized
 from relay_core.models import User
+from relay_core.ratelimit import auth_limiter, client_address, parse_networks
 from relay_core.security import decode_jwt
 from relay_core.services.users import user_for_claims
 from relay_core.settings import Settings, get_settings
@@ -105,6 +106,13 @@ class SessionState(rx.State):
             self.is_admin = user.is_admin
             self.user_created_at = user.created_at.strftime("%Y-%m-%d %H:%M UTC")
         self.checked = True
+
+    def _limit_auth(self, action: str) -> None:
+        """Count a login or register attempt against this browser's address, the same limit as the API's."""
+        peer = self.router.session.client_ip or "unknown"
+        forwarded = self.router.headers.raw_headers.get("x-forwarded-for")
+        address = client_address(peer, forwarded, parse_networks(tuple(settings().trusted_proxies)))
+        auth_limiter(action, settings().auth_rate_limit_per_minute).hit(address)
 
     def _sign_in(self, token: str, user: User) -> None:
         self.token = token

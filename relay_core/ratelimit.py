@@ -1,4 +1,4 @@
-"""Per-client-address sliding-window limits for login and register (one process's memory)."""
+"""Per-client-address limits for login and register, shared by the REST API and the dashboard."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ import math
 import threading
 import time
 from collections import deque
-
-from fastapi import Request
+from collections.abc import Sequence
+from functools import lru_cache
 
 from relay_core.errors import RateLimited
 
-_WINDOW_SECONDS = 60.0
+WINDOW_SECONDS = 60.0
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SlidingWindowLimiter:
-    """At most `limit` hits per key in any 60-second window."""
+    """At most `limit` hits per key in any `window` seconds (this process's memory)."""
 
-    def __init__(self, limit: int, window: float = _WINDOW_SECONDS) -> None:
+    def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
         self.limit, self.window = limit, window
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -38,20 +39,29 @@ class SlidingWindowLimiter:
                     del self._hits[stale]
 
 
-def client_address(request: Request, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+@lru_cache(maxsize=16)
+def auth_limiter(action: str, limit: int) -> SlidingWindowLimiter:
+    """The process-wide limiter for one auth action ("login", "register"): the API and the pages share it."""
+    return SlidingWindowLimiter(limit)
+
+
+@lru_cache(maxsize=16)
+def parse_networks(networks: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The peer address; X-Forwarded-For's last untrusted hop only when the peer is a trusted proxy."""
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for")
-    if not forwarded or not _is_trusted(peer, trusted):
+    if not forwarded_for or not _is_trusted(peer, trusted):
         return peer
-    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
             return hop
     return hops[0] if hops else peer
 
 
-def _is_trusted(address: str, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
