@@ -1,4 +1,4 @@
-"""How relay nodes hear each other: relayed frames and control events (in-process now, Redis later)."""
+"""How relay nodes hear each other: relayed frames and control events (in-process, or Redis in redis_broker)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     def publish_frame(self, frame: RelayedFrame) -> None:
         """Hand a frame to the other nodes (fire and forget; the local fan-out is the hub's job)."""
+
+    def subscribe(self, endpoint_id: str) -> None:  # noqa: B027 - optional hook, a no-op in one process
+        """This node now has clients on endpoint_id: start hearing its frames from other nodes."""
+
+    def unsubscribe(self, endpoint_id: str) -> None:  # noqa: B027 - optional hook, a no-op in one process
+        """This node's last client on endpoint_id left."""
 
     @abc.abstractmethod
     async def publish_control(self, event: ControlEvent) -> None:
@@ -117,7 +123,9 @@ class InProcessBroker(Broker):
 
 
 def create_broker(*, node_id: str, redis_url: str | None) -> Broker:
-    """The broker for this configuration. Redis is not wired yet: a set RELAY_REDIS_URL is refused."""
-    if redis_url is not None:
-        raise NotImplementedError("RELAY_REDIS_URL is not supported yet: this build runs a single relay node")
-    return InProcessBroker(node_id=node_id)
+    """In-process for one node; Redis pub/sub when RELAY_REDIS_URL is set."""
+    if redis_url is None:
+        return InProcessBroker(node_id=node_id)
+    from relay_core.redis_broker import RedisBroker  # only nodes configured for Redis import the client
+
+    return RedisBroker(node_id=node_id, url=redis_url)

@@ -13,7 +13,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from relay_core.broker import RelayedFrame
+from relay_core.broker import Broker, RelayedFrame
 from relay_core.models import ForwardingMode
 from relay_core.protocol import SLOW_CONSUMER_CLOSE_TIMEOUT_SECONDS, CloseCode, Refusal
 from relay_core.services.relay_records import EndpointRecord
@@ -78,8 +78,10 @@ class Room:
 class Hub:
     """endpoint_id -> Room for this node. Only the event loop touches it."""
 
-    def __init__(self, *, stats: NodeStats, max_connections_per_endpoint: int, slow_consumer_bytes: int) -> None:
+    def __init__(self, *, stats: NodeStats, broker: Broker, max_connections_per_endpoint: int,
+                 slow_consumer_bytes: int) -> None:
         self._stats = stats
+        self._broker = broker
         self._max = max_connections_per_endpoint
         self._slow_bytes = slow_consumer_bytes
         self.rooms: dict[str, Room] = {}
@@ -94,6 +96,7 @@ class Hub:
         room = self.rooms.get(record.endpoint_id)
         if room is None:
             room = self.rooms[record.endpoint_id] = Room(record=record, counters=self._stats.endpoint(record.pk))
+            self._broker.subscribe(record.endpoint_id)
         elif len(room.clients) >= self._max:
             return None
         client = make_client(room)
@@ -105,6 +108,7 @@ class Hub:
         room.clients.pop(client.connection_id, None)
         if not room.clients and self.rooms.get(room.endpoint_id) is room:
             del self.rooms[room.endpoint_id]
+            self._broker.unsubscribe(room.endpoint_id)
 
     def fan_out(self, room: Room, sender: Client | None, payload: bytes, is_text: bool) -> int:
         """Write the same bytes to every open connection of the room but the sender; returns how many.

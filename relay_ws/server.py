@@ -44,9 +44,10 @@ class RelayServer:
         self.settings = settings
         self.node_id = settings.relay_node_id
         self.stats = NodeStats(database_url=settings.database_url, node_id=self.node_id)
-        self.hub = Hub(stats=self.stats, max_connections_per_endpoint=settings.max_connections_per_endpoint,
-                       slow_consumer_bytes=max(SLOW_CONSUMER_MIN_BYTES, 2 * settings.max_message_bytes))
         self.broker = broker or create_broker(node_id=self.node_id, redis_url=settings.redis_url)
+        self.hub = Hub(stats=self.stats, broker=self.broker,
+                       max_connections_per_endpoint=settings.max_connections_per_endpoint,
+                       slow_consumer_bytes=max(SLOW_CONSUMER_MIN_BYTES, 2 * settings.max_message_bytes))
         self.gate = Gate(database_url=settings.database_url)
         self.control = ControlWatch(gate=self.gate, hub=self.hub, broker=self.broker)
         self.handler = Handler(settings=settings, gate=self.gate, hub=self.hub, stats=self.stats, broker=self.broker)
@@ -126,11 +127,7 @@ def build_server(settings: Settings) -> RelayServer:
 
 
 async def serve_until_signalled(settings: Settings) -> int:
-    try:
-        server = build_server(settings)
-    except NotImplementedError as exc:
-        sys.stderr.write(f"invalid setting RELAY_REDIS_URL: {exc}\n")
-        return 2
+    server = build_server(settings)
     try:
         await server.start()
     except (SQLAlchemyError, OSError) as exc:
