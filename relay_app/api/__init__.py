@@ -18,6 +18,7 @@ from relay_app.api.envelope import (
     RequestIdMiddleware,
     install_error_handlers,
 )
+from relay_app.security_headers import SecurityHeadersMiddleware
 from relay_core.db import ping
 from relay_core.errors import NotFound, ServiceUnavailable
 from relay_core.settings import Settings
@@ -65,6 +66,7 @@ def create_api(settings: Settings, *, standalone: bool = False) -> FastAPI:
     app.state.relay = ApiContext(settings)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, public_ws_url=settings.public_ws_url)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(_health_router(settings))
     api.include_router(auth.router)

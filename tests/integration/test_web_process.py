@@ -36,6 +36,8 @@ def test_reflex_prod_serves_the_api_and_prints_the_bootstrap_invite(tmp_path: Pa
         assert httpx.get(f"http://127.0.0.1:{port}/api/docs", timeout=10).status_code == 200
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         missing = httpx.get(f"http://127.0.0.1:{port}/api/nothing-here", timeout=10)
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
         assert re.search(r"invite code: [A-Za-z0-9_-]{10}", process.output()), process.output()[-2000:]
