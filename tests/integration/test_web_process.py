@@ -43,4 +43,3 @@ def test_reflex_prod_serves_the_api_and_prints_the_bootstrap_invite(tmp_path: Pa
         assert re.search(r"invite code: [A-Za-z0-9_-]{10}", process.output()), process.output()[-2000:]
     finally:
         assert process.stop() is not None
-    assert (tmp_path / "data" / "secret_key").exists()
