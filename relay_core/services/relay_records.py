@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy import Table, bindparam, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
@@ -246,7 +246,8 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
         for pk, d in batch.endpoints.items() if pk in alive
     ]
     if stats_rows:
-        stmt = _insert(session, _STATS).values(stats_rows)
+        # executemany of one cached statement: a multi-row VALUES clause is compiled afresh every flush
+        stmt = _insert(session, _STATS)
         excluded = stmt.excluded
         session.execute(stmt.on_conflict_do_update(
             index_elements=["endpoint_pk", "node_id"],
@@ -258,7 +259,7 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
                 "dropped_messages": _STATS.c.dropped_messages + excluded.dropped_messages,
                 "updated_at": excluded.updated_at,
             },
-        ))
+        ), stats_rows)
     active = [{"pk": pk, "t": _from_ms(d.last_active_ms)} for pk, d in batch.endpoints.items()
               if pk in alive and d.last_active_ms is not None]
     if active:
@@ -273,10 +274,17 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
              "device_id": m.device_id, "size": m.size, "binary": m.binary, "preview": m.preview}
             for m in messages
         ])
-        for pk in {m.endpoint_pk for m in messages}:
-            keep = (select(_MESSAGES.c.id).where(_MESSAGES.c.endpoint_pk == pk)
-                    .order_by(_MESSAGES.c.timestamp.desc(), _MESSAGES.c.id.desc()).limit(RECENT_MESSAGES))
-            session.execute(delete(_MESSAGES).where(_MESSAGES.c.endpoint_pk == pk, _MESSAGES.c.id.not_in(keep)))
+        # One statement for every endpoint (not one per endpoint): a node serving hundreds of busy endpoints
+        # would otherwise spend most of each flush, and of its GIL, on the trim.
+        ranked = (
+            select(_MESSAGES.c.id, func.row_number().over(
+                partition_by=_MESSAGES.c.endpoint_pk,
+                order_by=(_MESSAGES.c.timestamp.desc(), _MESSAGES.c.id.desc())).label("rank"))
+            .where(_MESSAGES.c.endpoint_pk.in_({m.endpoint_pk for m in messages}))
+            .subquery()
+        )
+        stale = select(ranked.c.id).where(ranked.c.rank > RECENT_MESSAGES)
+        session.execute(delete(_MESSAGES).where(_MESSAGES.c.id.in_(stale)))
     if batch.token_last_used_ms:
         session.execute(
             update(_TOKENS).where(_TOKENS.c.id == bindparam("tid")).values(last_used_at=bindparam("t")),
