@@ -141,7 +141,7 @@ class Handler:
     def _on_text(self, client: Client, text: str) -> bytes | _Identify | None:
         room = client.room
         mode = room.record.forwarding_mode
-        received = time.perf_counter()
+        received = time.monotonic()
         if mode == ForwardingMode.JSON:
             try:
                 value: Any = orjson.loads(text)
@@ -159,7 +159,7 @@ class Handler:
                     value = value["data"]
             elif value is _NOT_JSON:
                 value = text
-            refused = self._check_send(client)
+            refused = self._check_send(client, received)
             if refused is not None:
                 return refused or None
             now = now_ms()
@@ -170,7 +170,7 @@ class Handler:
                 handled, control = self._direct_control(client, text)
                 if handled:
                     return control
-            refused = self._check_send(client)
+            refused = self._check_send(client, received)
             if refused is not None:
                 return None
             now = now_ms()
@@ -183,9 +183,9 @@ class Handler:
         return None
 
     def _on_binary(self, client: Client, data: bytes) -> bytes | None:
-        received = time.perf_counter()
+        received = time.monotonic()
         room = client.room
-        refused = self._check_send(client)
+        refused = self._check_send(client, received)
         if refused is not None:
             return (refused or None) if room.is_json else None
         self._stats.message_accepted(room.counters, size=len(data), now_ms=now_ms(),
@@ -199,15 +199,15 @@ class Handler:
         if self._broker.has_peers:
             self._broker.publish_frame(RelayedFrame(room.endpoint_id, payload, is_text, self._node_id,
                                                     client.connection_id))
-        self._stats.delivered_to(delivered, len(payload), time.perf_counter() - received)
+        self._stats.delivered_to(delivered, len(payload), time.monotonic() - received)
 
-    def _check_send(self, client: Client) -> bytes | None:
-        """None when the message may be relayed; else the reply for a json-mode sender (b"" for none)."""
+    def _check_send(self, client: Client, now: float) -> bytes | None:
+        """None when the message may be relayed; else the reply for a json-mode sender (b"" for none).
+        `now` is time.monotonic() when the message arrived (one clock read serves the bucket and the latency)."""
         room = client.room
         if not client.can_send:
             self._stats.message_dropped(room.counters, "forbidden")
             return send_forbidden_frame() if room.is_json else b""
-        now = time.monotonic()
         tokens = min(self._burst, client.bucket + (now - client.bucket_at) * self._rate)
         client.bucket_at = now
         if tokens >= 1.0:

@@ -32,6 +32,11 @@ DELIVERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 """Upper bounds, in seconds, of the relay_delivery_seconds histogram."""
 
 
+_Recent = tuple[int, str, "str | None", int, "str | None"]
+"""(timestamp ms, connection id, device id, size, text or None for binary): a plain tuple on the hot path,
+made a MessageRecord only for the (at most RECENT_MESSAGES) rows a flush writes."""
+
+
 @dataclass(slots=True)
 class EndpointCounters:
     """One endpoint's numbers on this node; `pending` is what the next flush writes."""
@@ -40,7 +45,7 @@ class EndpointCounters:
     current: int = 0
     pending: EndpointDelta = field(default_factory=EndpointDelta)
     dirty: bool = False
-    recent: deque[MessageRecord] = field(default_factory=lambda: deque(maxlen=RECENT_MESSAGES))
+    recent: deque[_Recent] = field(default_factory=lambda: deque(maxlen=RECENT_MESSAGES))
 
 
 class NodeStats:
@@ -122,10 +127,7 @@ class NodeStats:
         counters.dirty = True
         self.received += 1
         self.bytes_received += size
-        counters.recent.append(MessageRecord(
-            counters.pk, now_ms, connection_id, device_id, size, text is None,
-            None if text is None else text[:PREVIEW_MAX_CHARS],
-        ))
+        counters.recent.append((now_ms, connection_id, device_id, size, text))
 
     def message_dropped(self, counters: EndpointCounters | None, reason: str) -> None:
         """A message refused from its sender (rate, forbidden: counted in dropped_messages) or a delivery
@@ -152,7 +154,11 @@ class NodeStats:
                 batch.endpoints[pk] = pending
                 counters.pending = EndpointDelta()
                 counters.dirty = False
-                batch.messages.extend(counters.recent)
+                pk = counters.pk
+                batch.messages.extend(
+                    MessageRecord(pk, at, connection_id, device_id, size, text is None,
+                                  None if text is None else text[:PREVIEW_MAX_CHARS])
+                    for at, connection_id, device_id, size, text in counters.recent)
                 counters.recent.clear()
             elif counters.current == 0:
                 del self._endpoints[pk]  # nothing pending, nobody connected: forget it
