@@ -151,11 +151,16 @@ class Hub:
             # the close frame queues behind the backlog: give the peer time to read up to it
             client.ws.close_timeout = SLOW_CONSUMER_CLOSE_TIMEOUT_SECONDS
         try:
-            if frame is not None:
-                await client.ws.send(frame, text=True)
-            await client.ws.close(code, reason)
+            # websockets bounds only the wait after the close frame is written: writing it waits for the
+            # send buffer to drain, forever for a peer that never reads. Cut the TCP connection instead.
+            async with asyncio.timeout(client.ws.close_timeout):
+                if frame is not None:
+                    await client.ws.send(frame, text=True)
+                await client.ws.close(code, reason)
         except ConnectionClosed:
             pass
+        except TimeoutError:
+            client.ws.transport.abort()
 
     def refuse_live(self, clients: Iterable[Client], refusal: Refusal) -> int:
         """Close connections whose endpoint or token changed: json mode gets the refusal frame first."""
