@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+
+def _iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, like every timestamp the API answers."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class RelayError(Exception):
@@ -70,7 +77,7 @@ class UserBanned(RelayError):
         shown = reason or "no reason given"
         super().__init__(
             f"This account is banned: {shown}.",
-            details={"reason": reason, "banned_at": banned_at},
+            details={"reason": reason, "banned_at": _iso_utc(banned_at)},
         )
 
 

@@ -241,10 +241,10 @@ class Handler:
         device_id = value.get("deviceId")
         name = value.get("deviceName")
         problem = None
-        if not isinstance(device_id, str) or not 1 <= len(device_id) <= DEVICE_ID_MAX:
-            problem = f"identify needs deviceId: a string of 1 to {DEVICE_ID_MAX} characters"
-        elif name is not None and (not isinstance(name, str) or len(name) > DEVICE_NAME_MAX):
-            problem = f"deviceName must be a string of at most {DEVICE_NAME_MAX} characters"
+        if not isinstance(device_id, str) or not 1 <= len(device_id) <= DEVICE_ID_MAX or "\x00" in device_id:
+            problem = f"identify needs deviceId: a string of 1 to {DEVICE_ID_MAX} characters, no NUL"
+        elif name is not None and (not isinstance(name, str) or len(name) > DEVICE_NAME_MAX or "\x00" in name):
+            problem = f"deviceName must be a string of at most {DEVICE_NAME_MAX} characters, no NUL"
         if problem is not None:
             return invalid_message_frame(problem) if client.room.is_json else None
         assert isinstance(device_id, str)

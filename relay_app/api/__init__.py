@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from relay_app.api import admin, auth, endpoints
-from relay_app.api.deps import ApiContext
+from relay_app.api.deps import ApiContext, reject_nul
 from relay_app.api.envelope import (
     API_PREFIX,
     ERROR_RESPONSES,
@@ -67,7 +67,7 @@ def create_api(settings: Settings, *, standalone: bool = False) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, public_ws_url=settings.public_ws_url)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_nul)])
     api.include_router(_health_router(settings))
     api.include_router(auth.router)
     api.include_router(endpoints.router)

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from relay_core.db import session_scope
-from relay_core.errors import Forbidden, Unauthorized
+from relay_core.errors import Forbidden, Unauthorized, ValidationFailed
 from relay_core.models import User
 from relay_core.ratelimit import auth_limiter, client_address, parse_networks
 from relay_core.security import decode_jwt
@@ -91,3 +91,10 @@ def limit_login(request: Request, context: Context) -> None:
 
 def limit_register(request: Request, context: Context) -> None:
     context.limit("register", request)
+
+
+def reject_nul(request: Request) -> None:
+    """Path and query values with NUL are a field error, never a database error."""
+    for name, value in [*request.path_params.items(), *request.query_params.items()]:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed.field(name, "must not contain NUL characters")

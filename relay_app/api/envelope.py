@@ -110,6 +110,10 @@ _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED",
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # The framework's only 400 is a body it could not parse (e.g. not UTF-8): a validation error here.
+        detail = exc.detail if isinstance(exc.detail, str) else "The body could not be parsed."
+        return error_response(request, status=422, code="VALIDATION_ERROR", message=detail, details={"body": detail})
     code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     return error_response(request, status=exc.status_code, code=code, message=message, headers=exc.headers)

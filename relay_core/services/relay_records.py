@@ -271,7 +271,7 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
     if messages:
         session.execute(_MESSAGES.insert(), [
             {"endpoint_pk": m.endpoint_pk, "timestamp": _from_ms(m.timestamp_ms), "connection_id": m.connection_id,
-             "device_id": m.device_id, "size": m.size, "binary": m.binary, "preview": m.preview}
+             "device_id": m.device_id, "size": m.size, "binary": m.binary, "preview": _storable(m.preview)}
             for m in messages
         ])
         # One statement for every endpoint (not one per endpoint): a node serving hundreds of busy endpoints
@@ -314,3 +314,8 @@ def _write_presence(session: Session, node_id: str, batch: StatsBatch, alive: se
             [{"pk": pk, "dev": dev, "t": _from_ms(ms)} for (pk, dev), ms in batch.device_seen_ms.items()],
             execution_options={"synchronize_session": False},
         )
+
+
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: a preview shows U+FFFD in its place (the relayed frame is untouched)."""
+    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
