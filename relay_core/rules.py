@@ -26,6 +26,13 @@ _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _ENDPOINT_ID_RE = re.compile(ENDPOINT_ID_PATTERN)
 
 
+def check_text(field: str, value: str) -> str:
+    """Free text the platform stores may not hold NUL (PostgreSQL refuses it): a field error, not a crash."""
+    if "\x00" in value:
+        raise ValidationFailed.field(field, "must not contain NUL characters")
+    return value
+
+
 def check_username(username: str) -> str:
     if not _USERNAME_RE.fullmatch(username):
         raise ValidationFailed.field("username", "3 to 30 characters: letters, digits and underscores")
@@ -49,7 +56,7 @@ def check_password(password: str, *, field: str = "password") -> str:
 
 
 def check_endpoint_name(name: str) -> str:
-    name = name.strip()
+    name = check_text("name", name).strip()
     if not 1 <= len(name) <= ENDPOINT_NAME_MAX:
         raise ValidationFailed.field("name", f"1 to {ENDPOINT_NAME_MAX} characters")
     return name

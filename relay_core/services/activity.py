@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from relay_core.errors import NotFound, ValidationFailed
 from relay_core.models import Device, DevicePresence, Endpoint, Message
-from relay_core.rules import DEVICE_NAME_MAX
+from relay_core.rules import DEVICE_NAME_MAX, check_text
 from relay_core.services.stats import fresh_node_ids
 from relay_core.views import DeviceView, MessageView
 
@@ -36,12 +36,13 @@ def list_devices(*, session: Session, endpoint: Endpoint) -> list[DeviceView]:
 
 
 def rename_device(*, session: Session, endpoint: Endpoint, device_id: str, name: str | None) -> DeviceView:
+    check_text("device_id", device_id)
     device = session.exec(
         select(Device).where(Device.endpoint_pk == endpoint.id, Device.device_id == device_id)
     ).first()
     if device is None:
         raise NotFound("No such device.")
-    name = (name or "").strip() or None
+    name = check_text("name", name or "").strip() or None
     if name is not None and len(name) > DEVICE_NAME_MAX:
         raise ValidationFailed.field("name", f"at most {DEVICE_NAME_MAX} characters")
     device.name = name

@@ -10,7 +10,14 @@ from sqlmodel import Session, col, func, select
 
 from relay_core.errors import EndpointLimitReached, NotFound, ValidationFailed
 from relay_core.models import AccessMode, Endpoint, ForwardingMode, User, utcnow
-from relay_core.rules import CUSTOM_HEADER_MAX, ENDPOINT_ID_LENGTH, REASON_MAX, check_endpoint_name, is_endpoint_id
+from relay_core.rules import (
+    CUSTOM_HEADER_MAX,
+    ENDPOINT_ID_LENGTH,
+    REASON_MAX,
+    check_endpoint_name,
+    check_text,
+    is_endpoint_id,
+)
 from relay_core.security import random_code
 from relay_core.services.audit import record_action
 from relay_core.services.stats import stats_for
@@ -25,7 +32,7 @@ def _check_modes(*, forwarding_mode: str, custom_header: str | None, access_mode
         raise ValidationFailed.field("forwarding_mode", "one of json, direct, custom_header")
     if access_mode not in {m.value for m in AccessMode}:
         raise ValidationFailed.field("access_mode", "one of public, token")
-    if custom_header is not None and len(custom_header) > CUSTOM_HEADER_MAX:
+    if custom_header is not None and len(check_text("custom_header", custom_header)) > CUSTOM_HEADER_MAX:
         raise ValidationFailed.field("custom_header", f"at most {CUSTOM_HEADER_MAX} characters")
     if forwarding_mode == ForwardingMode.CUSTOM_HEADER and not custom_header:
         raise ValidationFailed.field("custom_header", "required when forwarding_mode is custom_header")
@@ -110,7 +117,7 @@ def delete_endpoint(*, session: Session, endpoint: Endpoint, actor: User) -> Non
 def set_endpoint_disabled(
     *, session: Session, endpoint_id: str, actor: User, disabled: bool, reason: str | None = None,
 ) -> Endpoint:
-    reason = (reason or "").strip() or None
+    reason = check_text("reason", reason or "").strip() or None
     if reason is not None and len(reason) > REASON_MAX:
         raise ValidationFailed.field("reason", f"at most {REASON_MAX} characters")
     endpoint = get_endpoint(session=session, endpoint_id=endpoint_id)

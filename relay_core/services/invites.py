@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from relay_core.errors import InvalidInviteCode, InviteNotRevocable, NotFound, ValidationFailed
 from relay_core.models import InviteCode, User, utcnow
-from relay_core.rules import INVITE_BATCH_MAX, INVITE_CODE_LENGTH
+from relay_core.rules import INVITE_BATCH_MAX, INVITE_CODE_LENGTH, check_text
 from relay_core.security import random_code
 from relay_core.services.audit import record_action
 from relay_core.views import InviteView
@@ -83,6 +83,7 @@ def invite_view(invite: InviteCode, *, used_by_username: str | None = None, now:
 
 
 def get_invite(*, session: Session, code: str) -> InviteCode:
+    check_text("code", code)
     invite = session.exec(select(InviteCode).where(InviteCode.code == code)).first()
     if invite is None:
         raise NotFound("No such invite code.")

@@ -6,14 +6,14 @@ from sqlmodel import Session, col, select
 
 from relay_core.errors import NotFound, ValidationFailed
 from relay_core.models import AccessToken, Endpoint, TokenRole, User, utcnow
-from relay_core.rules import TOKEN_NAME_MAX
+from relay_core.rules import TOKEN_NAME_MAX, check_text
 from relay_core.security import new_access_token, token_digest
 from relay_core.services.audit import record_action
 from relay_core.views import NewTokenView
 
 
 def create_token(*, session: Session, endpoint: Endpoint, name: str, role: str = TokenRole.BOTH) -> NewTokenView:
-    name = name.strip()
+    name = check_text("name", name).strip()
     if not 1 <= len(name) <= TOKEN_NAME_MAX:
         raise ValidationFailed.field("name", f"1 to {TOKEN_NAME_MAX} characters")
     if role not in {r.value for r in TokenRole}:

@@ -21,7 +21,7 @@ from relay_core.errors import (
     WrongPassword,
 )
 from relay_core.models import Endpoint, User, utcnow
-from relay_core.rules import REASON_MAX, check_email, check_password, check_username
+from relay_core.rules import REASON_MAX, check_email, check_password, check_text, check_username
 from relay_core.security import TokenClaims, hash_password, verify_password
 from relay_core.services.audit import record_action
 from relay_core.services.invites import check_invite_usable, claim_invite
@@ -62,7 +62,7 @@ def register_user(*, session: Session, invite_code: str, username: str, email: s
     username = check_username(username)
     email = check_email(email)
     check_password(password)
-    check_invite_usable(session=session, code=invite_code)
+    check_invite_usable(session=session, code=check_text("invite_code", invite_code))
     _ensure_unique(session=session, username=username, email=email)
     user = _save_user(session=session, user=User(username=username, email=email, password_hash=hash_password(password)))
     invite = claim_invite(session=session, code=invite_code, user_id=user.id)
@@ -90,7 +90,7 @@ def ensure_not_banned(user: User) -> None:
 
 def authenticate(*, session: Session, login: str, password: str) -> User:
     """The user for a username or email and password; the same error and time either way it fails."""
-    login = login.strip()
+    login = check_text("username", login).strip()
     user = session.exec(
         select(User).where((func.lower(User.username) == login.lower()) | (func.lower(User.email) == login.lower()))
     ).first()
@@ -164,7 +164,7 @@ def set_password(*, session: Session, user: User, new_password: str) -> User:
 
 
 def _check_reason(reason: str | None) -> str | None:
-    reason = (reason or "").strip() or None
+    reason = check_text("reason", reason or "").strip() or None
     if reason is not None and len(reason) > REASON_MAX:
         raise ValidationFailed.field("reason", f"at most {REASON_MAX} characters")
     return reason
