@@ -29,7 +29,7 @@ def test_create_a_batch_of_invites_with_expiry(api: Api) -> None:
 
 
 def test_invite_creation_validates_its_fields(api: Api) -> None:
-    """count outside 1–50, a past expiry and both expiry forms at once are 422 in place."""
+    """count outside 1-50, a past expiry and both expiry forms at once are 422 in place."""
     admin = api.admin()
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()

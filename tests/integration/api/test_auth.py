@@ -151,7 +151,8 @@ def test_login_returns_a_bearer_token_with_expiry(api: Api) -> None:
 def test_login_failures_look_the_same_for_unknown_users_and_wrong_passwords(api: Api) -> None:
     """Unknown user and wrong password get the same INVALID_CREDENTIALS error."""
     user = api.new_user()
-    wrong = assert_error(api.request("POST", "/api/auth/login", json={"username": user.username, "password": "nope-12345"}),
+    wrong = assert_error(api.request("POST", "/api/auth/login",
+                                     json={"username": user.username, "password": "nope-12345"}),
                          401, "INVALID_CREDENTIALS")
     unknown = assert_error(api.request("POST", "/api/auth/login", json={"username": "ghost_user", "password": "x"}),
                            401, "INVALID_CREDENTIALS")
