@@ -4,12 +4,19 @@ through relay_core.services) closes the relay's live connections within 5 s — 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.client import ClientConnection
 
 from relay_core.db import session_scope
+from relay_core.services.relay_records import control_check
 from relay_core.services.tokens import list_tokens
+from relay_core.settings import Settings
+from relay_ws.server import RelayServer
 from tests.integration.relay.conftest import (
     Relay,
     Seeder,
@@ -23,6 +30,7 @@ from tests.integration.relay.conftest import (
     run,
     wait_until,
 )
+from tests.support import TEST_SECRET
 
 pytestmark = pytest.mark.timeout(120)
 ENFORCEMENT_SECONDS = 5
@@ -151,3 +159,39 @@ def test_relay_and_stats_work_on_this_database(any_db_relay: tuple[Relay, Seeder
     assert [(d.device_id, d.name, d.online) for d in seeder.devices(endpoint)] == [("sensor", "Sensor", False)]
     with session_scope(seeder.url) as session:
         assert all(t.last_used_at is not None for t in list_tokens(session=session, endpoint=seeder.fresh(endpoint)))
+
+
+def test_room_opened_while_the_control_check_queries_is_left_open(fresh_db: Seeder, tmp_path: Path) -> None:
+    """A connection whose endpoint got its first client while the control query ran is not closed 4404
+    (regression for b47dbf9): the relay runs in this process so the connection can be opened exactly then."""
+    settings = Settings(database_url=fresh_db.url, data_dir=tmp_path / "data", secret_key=TEST_SECRET,
+                        ws_host="127.0.0.1", ws_port=0, _env_file=None)  # type: ignore[call-arg]
+    watched, late = fresh_db.endpoint(), fresh_db.endpoint()
+
+    async def scenario() -> None:
+        server = RelayServer(settings)
+        await server.start()
+        base = f"ws://127.0.0.1:{server.port}/ws/"
+        query = server.gate.run_read
+        opened: list[ClientConnection] = []
+
+        async def query_then_open_late_room(work: Callable[..., Any], **kwargs: object) -> Any:
+            result = await query(work, **kwargs)
+            if work is control_check and not opened:
+                opened.append((await join(base + late.endpoint_id))[0])  # the answer is in, not yet applied
+            return result
+
+        server.gate.run_read = query_then_open_late_room  # type: ignore[method-assign]
+        try:
+            first, _ = await join(base + watched.endpoint_id)  # a room, so the check has something to ask
+            await server.control.check()
+            assert opened, "the control check did not run its query"
+            ws = opened[0]
+            assert await nothing_arrives(ws, 1.5)  # also spans the next periodic check
+            await ws.send('{"type":"ping"}')
+            assert (await recv_json(ws))["type"] == "pong"
+            await close_all([first, ws])
+        finally:
+            await server.stop()
+
+    run(scenario())

@@ -147,28 +147,50 @@ def test_slow_consumer_is_closed_with_4408_while_others_keep_up(relay_factory: R
     endpoint = fresh_db.endpoint()
     chunk = b"z" * 65536
     count = 300
+    window = 8  # chunks the sender may be ahead of the reader: 512 KiB, well under the 2 MiB slow-consumer limit
+
+    def slow_consumer_dropped() -> bool:
+        return 'relay_messages_dropped_total{reason="slow_consumer"}' in relay.http("/metrics").text
 
     async def scenario() -> None:
         sender, _ = await join(relay.url(endpoint), max_queue=4)
         reader, _ = await join(relay.url(endpoint))
         stalled, _ = await join(relay.url(endpoint), max_queue=4)
+        got = 0
+        progress = asyncio.Event()
 
         async def read_all() -> int:
-            got = 0
+            nonlocal got
             while got < count:
                 assert await recv(reader, 20) == chunk
                 got += 1
+                progress.set()
             return got
 
+        async def drain_stalled_once_declared_slow() -> tuple[int | None, list[str | bytes]]:
+            # The relay gives a 4408'd peer 10 s to read up to the close frame; start reading as soon as the
+            # relay has decided (not after the whole stream, which may take longer on a busy machine).
+            deadline = time.monotonic() + 60
+            while not await asyncio.to_thread(slow_consumer_dropped):
+                assert time.monotonic() < deadline, "the stalled receiver was never declared slow"
+                await asyncio.sleep(0.1)
+            return await closed_with(stalled, 30)
+
         reading = asyncio.create_task(read_all())
-        for _ in range(count):
+        stalled_outcome = asyncio.create_task(drain_stalled_once_declared_slow())
+        for sent in range(count):
+            # pace the sender by the reader, so only the stalled receiver can build a backlog, however slow
+            # this machine is today
+            while sent - got >= window:
+                progress.clear()
+                await asyncio.wait_for(progress.wait(), 20)
             await sender.send(chunk)
         assert await reading == count
-        code, frames = await closed_with(stalled, 15)
+        code, frames = await stalled_outcome
         assert code == 4408 and len(frames) < count + 1
         await close_all([sender, reader])
 
-    run(scenario(), timeout=90)
+    run(scenario(), timeout=110)
     metrics = relay.http("/metrics").text
     assert 'relay_messages_dropped_total{reason="slow_consumer"}' in metrics
 
