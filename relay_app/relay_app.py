@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import reflex as rx
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from relay_app.api import create_api
@@ -21,17 +23,22 @@ from relay_app.pages.login import LoginState, login_page
 from relay_app.pages.profile import ProfileState, profile_page
 from relay_app.pages.register import RegisterState, register_page
 from relay_app.state.session import SessionState, register_app
-from relay_core.bootstrap import announce, prepare_database
+from relay_core.bootstrap import announce, describe_database_error, prepare_database
 from relay_core.logs import configure_logging
 from relay_core.settings import load_settings_or_exit
 
+log = logging.getLogger(__name__)
 settings = load_settings_or_exit()
 
 
 @contextlib.asynccontextmanager
 async def _prepare_database() -> AsyncIterator[None]:
     configure_logging(settings)
-    announce(await run_in_threadpool(prepare_database, settings), settings)
+    try:
+        announce(await run_in_threadpool(prepare_database, settings), settings)
+    except (OSError, SQLAlchemyError) as exc:
+        log.error("the database is not usable: %s", describe_database_error(exc))
+        raise SystemExit(1) from None
     yield
 
 

@@ -69,3 +69,10 @@ def prepare_database(settings: Settings, *, bootstrap: bool = True) -> Bootstrap
     """Migrate, then (for the web app and the CLI) bootstrap the admin."""
     migrate(settings.database_url)
     return ensure_admin(settings) if bootstrap else BootstrapResult()
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """One line for the console about why the database cannot be prepared (no traceback)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else ""
+    return f"{type(orig or exc).__name__}: {text}" if text else type(orig or exc).__name__

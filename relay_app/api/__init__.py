@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -48,19 +45,11 @@ def _not_found_router() -> APIRouter:
     return router
 
 
-def create_api(settings: Settings, *, standalone: bool = False) -> FastAPI:
-    """The API app. `standalone=True` also migrates and bootstraps at start (when served without Reflex)."""
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from relay_core.bootstrap import announce, prepare_database
-
-        announce(await run_in_threadpool(prepare_database, settings), settings)
-        yield
-
+def create_api(settings: Settings) -> FastAPI:
+    """The API app; whoever serves it migrates the database first (Reflex's lifespan, or __main__)."""
     app = FastAPI(
         title="WebSocket Relay Platform API", version=VERSION, openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs", redoc_url=None, lifespan=lifespan if standalone else None,
+        docs_url=f"{API_PREFIX}/docs", redoc_url=None,
         responses=ERROR_RESPONSES,
     )
     app.state.relay = ApiContext(settings)

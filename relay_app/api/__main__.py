@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from relay_app.api import create_api
+from relay_core.bootstrap import announce, describe_database_error, prepare_database
 from relay_core.logs import configure_logging
 from relay_core.settings import load_settings_or_exit
 
@@ -18,7 +21,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings_or_exit()
     configure_logging(settings)
-    app = create_api(settings, standalone=True)
+    try:
+        announce(prepare_database(settings), settings)
+    except (OSError, SQLAlchemyError) as exc:
+        sys.stderr.write(f"the database is not usable: {describe_database_error(exc)}\n")
+        raise SystemExit(1) from None
+    app = create_api(settings)
     uvicorn.run(app, host=args.host, port=args.port or settings.web_port, log_config=None, access_log=False)
 
 

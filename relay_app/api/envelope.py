@@ -12,10 +12,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relay_core.errors import InternalError, RateLimited, RelayError
+from relay_core.errors import InternalError, RateLimited, RelayError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,6 +120,17 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status=exc.status_code, code=code, message=message, headers=exc.headers)
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable, full or read-only: 503, one log line, and the connection stays usable
+    (a handler for a specific class runs in ExceptionMiddleware, which does not re-raise like the 500 path)."""
+    reason = type(getattr(exc, "orig", None) or exc).__name__
+    log.warning("database error request_id=%s path=%s: %s", getattr(request.state, "request_id", ""),
+                request.url.path, reason)
+    return error_response(request, status=503, code=ServiceUnavailable.code,
+                          message="The database is not available right now; try again shortly.",
+                          details={"database": "error"}, headers={"Retry-After": "5"})
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error request_id=%s path=%s", getattr(request.state, "request_id", ""),
                   request.url.path)
@@ -129,9 +141,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RelayError, _on_relay_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(OperationalError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 422, 429, 500)
+    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 422, 429, 500, 503)
 }

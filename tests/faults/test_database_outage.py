@@ -61,8 +61,6 @@ def test_api_call_during_the_outage_answers_a_5xx_error_envelope(outage: OutageR
     assert_error(response, response.status_code, response.json()["error"]["code"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug reported: an unreachable database is a 500 INTERNAL_ERROR with two "
-                   "tracebacks per request (envelope handler + uvicorn, Starlette re-raises) and a closed connection")
 def test_api_call_during_the_outage_is_503_without_a_traceback(outage: OutageResult) -> None:
     """An API call while the database is unreachable is 503 SERVICE_UNAVAILABLE and logs no traceback."""
     assert outage.api_list_during is not None

@@ -52,8 +52,6 @@ def test_api_on_a_read_only_database_exits_non_zero_naming_the_problem(
     assert re.search("read-only", api.output, re.IGNORECASE), api.output
 
 
-@pytest.mark.xfail(strict=True, reason="bug reported: the API prints a 40-line traceback (uvicorn lifespan) where "
-                   "the relay prints one line")
 def test_api_on_a_read_only_database_prints_no_traceback(read_only_start: dict[str, StartResult]) -> None:
     """The API's start-up failure on a read-only database is a short message, not a traceback."""
     assert "Traceback" not in read_only_start["api"].output
@@ -85,8 +83,6 @@ def test_stats_catch_up_and_writes_work_once_the_disk_has_space(full: DiskFullRe
     assert full.write_after == 201
 
 
-@pytest.mark.xfail(strict=True, reason="bug reported: after a 500 from a database error uvicorn closes the "
-                   "keep-alive connection (Starlette re-raises), so the client's next request gets a reset")
 def test_api_failed_write_leaves_the_keep_alive_connection_usable(full: DiskFullResult) -> None:
     """A request right after a failed write, on the same client connection, succeeds."""
     assert full.followup_errors == []
