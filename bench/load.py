@@ -139,14 +139,17 @@ def seed(url: str, data_dir: Path, count: int, mode: str) -> list[str]:
                 for _ in range(count)]
 
 
-def start_relay_ws(tmp: Path, endpoints: int, mode: str, tag: str = "") -> Target:
-    url = f"sqlite:///{tmp / f'bench-{mode}{tag}.db'}"
-    ids = seed(url, tmp / "data", endpoints, mode)
+def start_relay_ws(tmp: Path, endpoints: int, mode: str, tag: str = "", *, url: str | None = None,
+                   ids: list[str] | None = None, extra_env: dict[str, str] | None = None) -> Target:
+    """A relay_ws process on a free port; a new SQLite database seeded with `endpoints` unless `url`/`ids`
+    name an existing one (several nodes on one database)."""
+    url = url or f"sqlite:///{tmp / f'bench-{mode}{tag}.db'}"
+    ids = ids if ids is not None else seed(url, tmp / "data", endpoints, mode)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update(RELAY_DATABASE_URL=url, RELAY_DATA_DIR=str(tmp / "data"), RELAY_WS_PORT=str(port),
                RELAY_RATE_LIMIT_PER_CONNECTION="1000000", RELAY_MAX_CONNECTIONS_PER_ENDPOINT="20000",
-               RELAY_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+               RELAY_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), **(extra_env or {}))
     process = subprocess.Popen([sys.executable, "-m", "relay_ws"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=(tmp / f"relay-{mode}{tag}.log").open("wb"))
     wait_port(port, process, "/healthz")
