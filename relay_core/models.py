@@ -127,6 +127,18 @@ class EndpointStats(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
+class EndpointMinute(SQLModel, table=True):
+    """Messages one node accepted for an endpoint in one UTC minute (the dashboard's per-minute chart);
+    kept for a day."""
+
+    __tablename__ = "endpoint_minutes"
+
+    endpoint_pk: uuid.UUID = Field(sa_column=_fk("endpoints.id", ondelete="CASCADE", index=False, primary_key=True))
+    node_id: str = Field(max_length=100, primary_key=True)
+    minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    messages: int = 0
+
+
 class RelayNode(SQLModel, table=True):
     """A relay process's heartbeat: its shares stop counting when this goes stale."""
 

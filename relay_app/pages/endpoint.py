@@ -4,7 +4,6 @@ tokens, settings, and the live console."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from relay_core.errors import RelayError
 from relay_core.models import Endpoint, User
 from relay_core.services import activity, tokens
 from relay_core.services import endpoints as endpoint_service
-from relay_core.services.stats import stats_for
+from relay_core.services.stats import messages_per_minute, stats_for
 
 CHART_MINUTES = 10
 
@@ -89,9 +88,6 @@ class EndpointState(SessionState):
     editing_device: str = ""
     _live: bool = False
     _live_generation: int = 0
-    # minute (epoch // 60) → messages counted in it, from total_messages deltas while the page is open
-    _minute_counts: dict[int, int] = {}
-    _last_total: int = -1
 
     @rx.var
     def token_mode(self) -> bool:
@@ -140,24 +136,8 @@ class EndpointState(SessionState):
             for tok in tokens.list_tokens(session=session, endpoint=endpoint)
         ]
 
-    def _update_chart(self, recent: list[datetime]) -> None:
-        now_minute = int(time.time()) // 60
-        if self._last_total >= 0 and self.total_messages > self._last_total:
-            self._minute_counts[now_minute] = (
-                self._minute_counts.get(now_minute, 0) + self.total_messages - self._last_total
-            )
-        self._last_total = self.total_messages
-        from_history: dict[int, int] = {}
-        for moment in recent:
-            minute = int(moment.timestamp()) // 60
-            from_history[minute] = from_history.get(minute, 0) + 1
-        points = []
-        for minute in range(now_minute - CHART_MINUTES + 1, now_minute + 1):
-            count = max(self._minute_counts.get(minute, 0), from_history.get(minute, 0))
-            label = datetime.fromtimestamp(minute * 60, UTC).strftime("%H:%M")
-            points.append({"minute": label, "messages": count})
-        self._minute_counts = {m: c for m, c in self._minute_counts.items() if m > now_minute - CHART_MINUTES}
-        self.chart = points
+    def _update_chart(self, per_minute: list[tuple[datetime, int]]) -> None:
+        self.chart = [{"minute": minute.strftime("%H:%M"), "messages": count} for minute, count in per_minute]
 
     def _refresh(self) -> bool:
         """The live part: stats, recent messages, devices. False once the session is gone."""
@@ -173,6 +153,7 @@ class EndpointState(SessionState):
             stats = stats_for(session=session, endpoint_pks=[endpoint.id])[endpoint.id]
             recent = activity.recent_messages(session=session, endpoint=endpoint)
             devices = activity.list_devices(session=session, endpoint=endpoint)
+            per_minute = messages_per_minute(session=session, endpoint_pk=endpoint.id, minutes=CHART_MINUTES)
         self.current_connections, self.total_connections = stats.current_connections, stats.total_connections
         self.total_messages, self.total_bytes = stats.total_messages, stats.total_bytes
         self.dropped_messages = stats.dropped_messages
@@ -185,7 +166,7 @@ class EndpointState(SessionState):
             DeviceRow(device_id=d.device_id, name=d.name or "", online=d.online, last_seen=_fmt(d.last_seen_at))
             for d in devices
         ]
-        self._update_chart([m.timestamp for m in recent])
+        self._update_chart(per_minute)
         return True
 
     @rx.event
@@ -194,7 +175,6 @@ class EndpointState(SessionState):
         self.found = self.loaded = False
         self.new_token = self.settings_error = self.settings_notice = self.token_error = self.device_error = ""
         self.settings_errors, self.token_errors, self.editing_device = {}, {}, ""
-        self._minute_counts, self._last_total = {}, -1
         self.messages, self.devices, self.token_rows, self.chart = [], [], [], []
         if not self.user_id:
             return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, update
@@ -21,6 +21,7 @@ from relay_core.models import (
     Device,
     DevicePresence,
     Endpoint,
+    EndpointMinute,
     EndpointStats,
     Message,
     RelayNode,
@@ -42,6 +43,8 @@ _MESSAGES = _table(Message)
 _ENDPOINTS = _table(Endpoint)
 _TOKENS = _table(AccessToken)
 _NODES = _table(RelayNode)
+_MINUTES = _table(EndpointMinute)
+MINUTE_HISTORY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +278,8 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
             update(_ENDPOINTS).where(_ENDPOINTS.c.id == bindparam("pk")).values(last_active_at=bindparam("t")),
             active, execution_options={"synchronize_session": False},
         )
+    _count_minute(session, node_id, now, [(pk, d.messages) for pk, d in batch.endpoints.items()
+                                          if pk in alive and d.messages])
     messages = [m for m in batch.messages if m.endpoint_pk in alive]
     if messages:
         session.execute(_MESSAGES.insert(), [
@@ -327,3 +332,18 @@ def _write_presence(session: Session, node_id: str, batch: StatsBatch, alive: se
 def _storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL: a preview shows U+FFFD in its place (the relayed frame is untouched)."""
     return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
+
+
+def _count_minute(session: Session, node_id: str, now: datetime, counts: list[tuple[uuid.UUID, int]]) -> None:
+    """Add this flush's accepted messages to the current minute's row per endpoint (the flush runs at least
+    once a second while messages flow, so a message lands in its own minute or the next); once a minute,
+    forget minutes older than a day."""
+    minute = now.replace(second=0, microsecond=0)
+    if counts:
+        stmt = _insert(session, _MINUTES)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["endpoint_pk", "node_id", "minute"],
+            set_={"messages": _MINUTES.c.messages + stmt.excluded.messages},
+        ), [{"endpoint_pk": pk, "node_id": node_id, "minute": minute, "messages": n} for pk, n in counts])
+    if now.second == 0:
+        session.execute(delete(_MINUTES).where(_MINUTES.c.minute < minute - MINUTE_HISTORY))

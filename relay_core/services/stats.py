@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from relay_core.models import Endpoint, EndpointStats, RelayNode, utcnow
+from relay_core.models import Endpoint, EndpointMinute, EndpointStats, RelayNode, utcnow
 from relay_core.views import StatsView
 
 NODE_STALE_AFTER = timedelta(seconds=20)
@@ -46,3 +46,16 @@ def stats_for(*, session: Session, endpoint_pks: Sequence[uuid.UUID]) -> dict[uu
             last_active_at=last_active.get(pk), updated_at=updated,
         )
     return views
+
+
+def messages_per_minute(*, session: Session, endpoint_pk: uuid.UUID, minutes: int = 30) -> list[tuple[datetime, int]]:
+    """The last `minutes` UTC minutes, oldest first, with the messages every node accepted in each (0 if none)."""
+    now = utcnow().replace(second=0, microsecond=0)
+    first = now - timedelta(minutes=minutes - 1)
+    rows = session.execute(
+        sa_select(col(EndpointMinute.minute), func.sum(EndpointMinute.messages))
+        .where(col(EndpointMinute.endpoint_pk) == endpoint_pk, col(EndpointMinute.minute) >= first)
+        .group_by(col(EndpointMinute.minute))
+    ).all()
+    counts = {minute: int(total or 0) for minute, total in rows}
+    return [(first + timedelta(minutes=i), counts.get(first + timedelta(minutes=i), 0)) for i in range(minutes)]

@@ -46,3 +46,26 @@ def test_concurrent_migrations_do_not_collide(tmp_path: Path) -> None:
         thread.join(60)
     assert errors == []
     assert "users" in inspect(get_engine(url)).get_table_names()
+
+
+def _schema_diff(url: str) -> list[object]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    migrate(url)
+    with get_engine(url).connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn), SQLModel.metadata))
+
+
+def test_migrations_build_exactly_the_models_schema_on_sqlite(tmp_path: Path) -> None:
+    """Upgrading a new SQLite database yields the tables and indexes the models declare, nothing missing."""
+    assert _schema_diff(f"sqlite:///{tmp_path / 'schema.db'}") == []
+
+
+def test_migrations_build_exactly_the_models_schema_on_postgres() -> None:
+    """The same holds on PostgreSQL."""
+    from tests.support import postgres_database
+
+    with postgres_database() as url:
+        assert _schema_diff(url) == []
