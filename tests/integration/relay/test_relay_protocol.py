@@ -383,6 +383,13 @@ def test_long_text_preview_is_cut_at_5000_characters(shared: tuple[Relay, Seeder
 def test_healthz_and_metrics_answer(shared: tuple[Relay, Seeder]) -> None:
     """/healthz says ok and /metrics exposes the SPEC metric names in Prometheus text."""
     relay, _ = shared
+
+    async def refused_once() -> None:  # so the refusal counter has a 4404 sample whatever ran before
+        ws = await open_ws(relay.url("AAAAAAAAAA"))
+        code, _frames = await closed_with(ws)
+        assert code == 4404
+
+    run(refused_once())
     health = relay.http("/healthz")
     assert health.status_code == 200 and health.text.strip() == "ok"
     metrics = relay.http("/metrics")
