@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from relay_app.state.session import t
@@ -43,4 +45,22 @@ def form_notice(message: rx.Var, *, id: str = "form-notice") -> rx.Component:
     return rx.cond(
         message != "",
         rx.callout(message, icon="check", color_scheme="green", size="1", id=id, width="100%"),
+    )
+
+
+def narrow_form(*children: rx.Component, on_submit: Any) -> rx.Component:
+    """A centred card holding one form (sign-in, register): typed values survive a failed submit."""
+    return rx.center(
+        rx.card(
+            rx.form(
+                rx.vstack(*children, spacing="3", width="100%"),
+                on_submit=on_submit,
+                reset_on_submit=False,
+                width="100%",
+            ),
+            width="100%",
+            max_width="420px",
+        ),
+        width="100%",
+        padding_top="24px",
     )

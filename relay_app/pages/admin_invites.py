@@ -14,7 +14,7 @@ from relay_app.components.forms import field_error, form_error
 from relay_app.components.layout import admin_only, page_frame, section
 from relay_app.i18n import describe_error
 from relay_app.state.session import SessionState, db, settings, t
-from relay_core.errors import Forbidden, RelayError, ValidationFailed
+from relay_core.errors import RelayError, ValidationFailed
 from relay_core.services import invites
 from relay_core.services.invites import InviteStatus
 
@@ -61,12 +61,6 @@ class AdminInvitesState(SessionState):
                       register_url=f"{base}/register?code={v.code}")
             for v in views
         ]
-
-    def _admin_or_raise(self, session: Any) -> Any:
-        user = self._user_or_raise(session)
-        if not user.is_admin:
-            raise Forbidden()
-        return user
 
     @rx.event
     def load(self) -> None:

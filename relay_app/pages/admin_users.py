@@ -12,7 +12,7 @@ from relay_app.components.forms import form_error
 from relay_app.components.layout import admin_only, page_frame, section
 from relay_app.i18n import describe_error
 from relay_app.state.session import SessionState, db, settings, t
-from relay_core.errors import Forbidden, RelayError
+from relay_core.errors import RelayError
 from relay_core.services import endpoints as endpoint_service
 from relay_core.services import users
 
@@ -45,12 +45,6 @@ class AdminUsersState(SessionState):
     selected_user: str = ""
     selected_username: str = ""
     selected_endpoints: list[UserEndpointRow] = []
-
-    def _admin_or_raise(self, session: Any) -> Any:
-        user = self._user_or_raise(session)
-        if not user.is_admin:
-            raise Forbidden()
-        return user
 
     def _read(self) -> None:
         with db() as session:

@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from relay_app.components.forms import form_error, text_field
+from relay_app.components.forms import form_error, narrow_form, text_field
 from relay_app.components.layout import page_frame
 from relay_app.i18n import describe_error
 from relay_app.state.session import SessionState, db, settings, t
@@ -49,28 +49,14 @@ class LoginState(SessionState):
 
 def login_page() -> rx.Component:
     return page_frame(
-        rx.center(
-            rx.card(
-                rx.form(
-                    rx.vstack(
-                        rx.heading(t("login_title"), size="6"),
-                        text_field("username_or_email", "username", LoginState.errors, auto_complete="username"),
-                        text_field("password", "password", LoginState.errors, type="password",
-                                   auto_complete="current-password"),
-                        form_error(LoginState.error, id="login-error"),
-                        rx.button(t("sign_in"), type="submit", id="login-button", width="100%"),
-                        rx.text(t("no_account"), " ", rx.link(t("nav_register"), href="/register"), size="2"),
-                        spacing="3",
-                        width="100%",
-                    ),
-                    on_submit=LoginState.submit,
-                    reset_on_submit=False,
-                    width="100%",
-                ),
-                width="100%",
-                max_width="420px",
-            ),
-            width="100%",
-            padding_top="24px",
+        narrow_form(
+            rx.heading(t("login_title"), size="6"),
+            text_field("username_or_email", "username", LoginState.errors, auto_complete="username"),
+            text_field("password", "password", LoginState.errors, type="password",
+                       auto_complete="current-password"),
+            form_error(LoginState.error, id="login-error"),
+            rx.button(t("sign_in"), type="submit", id="login-button", width="100%"),
+            rx.text(t("no_account"), " ", rx.link(t("nav_register"), href="/register"), size="2"),
+            on_submit=LoginState.submit,
         ),
     )

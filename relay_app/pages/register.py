@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from relay_app.components.forms import form_error, text_field
+from relay_app.components.forms import form_error, narrow_form, text_field
 from relay_app.components.layout import page_frame
 from relay_app.i18n import describe_error
 from relay_app.state.session import SessionState, db, settings, t
@@ -51,32 +51,18 @@ class RegisterState(SessionState):
 
 def register_page() -> rx.Component:
     return page_frame(
-        rx.center(
-            rx.card(
-                rx.form(
-                    rx.vstack(
-                        rx.heading(t("register_title"), size="6"),
-                        text_field("invite_code", "invite_code", RegisterState.errors,
-                                   default_value=RegisterState.code_from_url, key=RegisterState.code_from_url),
-                        text_field("username", "username", RegisterState.errors, auto_complete="username"),
-                        text_field("email", "email", RegisterState.errors, type="email", auto_complete="email"),
-                        text_field("password", "password", RegisterState.errors, type="password",
-                                   auto_complete="new-password"),
-                        rx.text(t("password_rule"), size="1", color_scheme="gray"),
-                        form_error(RegisterState.error, id="register-error"),
-                        rx.button(t("create_account"), type="submit", id="register-button", width="100%"),
-                        rx.text(t("have_account"), " ", rx.link(t("nav_login"), href="/login"), size="2"),
-                        spacing="3",
-                        width="100%",
-                    ),
-                    on_submit=RegisterState.submit,
-                    reset_on_submit=False,
-                    width="100%",
-                ),
-                width="100%",
-                max_width="420px",
-            ),
-            width="100%",
-            padding_top="24px",
+        narrow_form(
+            rx.heading(t("register_title"), size="6"),
+            text_field("invite_code", "invite_code", RegisterState.errors,
+                       default_value=RegisterState.code_from_url, key=RegisterState.code_from_url),
+            text_field("username", "username", RegisterState.errors, auto_complete="username"),
+            text_field("email", "email", RegisterState.errors, type="email", auto_complete="email"),
+            text_field("password", "password", RegisterState.errors, type="password",
+                       auto_complete="new-password"),
+            rx.text(t("password_rule"), size="1", color_scheme="gray"),
+            form_error(RegisterState.error, id="register-error"),
+            rx.button(t("create_account"), type="submit", id="register-button", width="100%"),
+            rx.text(t("have_account"), " ", rx.link(t("nav_login"), href="/login"), size="2"),
+            on_submit=RegisterState.submit,
         ),
     )

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from relay_app.i18n import LANGUAGES, TRANSLATIONS, describe_error
 from relay_core.db import session_scope
-from relay_core.errors import RelayError, Unauthorized
+from relay_core.errors import Forbidden, RelayError, Unauthorized
 from relay_core.models import User
 from relay_core.ratelimit import auth_limiter, client_address, parse_networks
 from relay_core.security import decode_jwt
@@ -95,6 +95,13 @@ class SessionState(rx.State):
         user = self._current_user(session)
         if user is None:
             raise Unauthorized()
+        return user
+
+    def _admin_or_raise(self, session: Session) -> User:
+        """The signed-in admin; Forbidden for anyone else (admin pages' actions check this every time)."""
+        user = self._user_or_raise(session)
+        if not user.is_admin:
+            raise Forbidden()
         return user
 
     def _remember(self, user: User | None) -> None:
