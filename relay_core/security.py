@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import string
 import uuid
@@ -80,7 +79,3 @@ def new_access_token() -> str:
 def token_digest(token: str) -> str:
     """What is stored for an access token: its SHA-256. Tokens are 256-bit random, so no salt is needed."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

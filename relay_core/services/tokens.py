@@ -43,11 +43,3 @@ def revoke_token(*, session: Session, endpoint: Endpoint, token_id: int, actor: 
         record_action(session=session, action="token_revoke", target_type="token", target_id=token_id,
                       actor_id=actor.id)
     return token
-
-
-def find_active_token(*, session: Session, endpoint: Endpoint, value: str) -> AccessToken | None:
-    """The unrevoked token of this endpoint with this value, or None."""
-    token = session.exec(select(AccessToken).where(AccessToken.token_hash == token_digest(value))).first()
-    if token is None or token.endpoint_pk != endpoint.id or token.revoked_at is not None:
-        return None
-    return token
