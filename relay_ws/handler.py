@@ -1,9 +1,11 @@
-"""One connection's life: admission, join, the read loop with frame dispatch (ping, identify, relay),
-the per-connection rate limit, and leaving."""
+"""One connection's life: admission, join, frame dispatch (ping, identify, relay), the per-connection rate
+limit, and leaving. Frames are handled synchronously from data_received when possible (RelayConnection's
+frame sink); the read loop takes the rest, in order."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -11,8 +13,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy.exc import SQLAlchemyError
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from relay_core.broker import Broker, RelayedFrame
 from relay_core.db import session_scope
@@ -35,6 +38,7 @@ from relay_core.protocol import (
 from relay_core.rules import DEVICE_ID_MAX, DEVICE_NAME_MAX
 from relay_core.services.relay_records import identify_device
 from relay_core.settings import Settings
+from relay_ws.connection import RelayConnection
 from relay_ws.gate import Admission, Gate, GateUnavailable
 from relay_ws.hub import Client, ClientFactory, Hub, Room
 from relay_ws.stats import NodeStats
@@ -111,10 +115,14 @@ class Handler:
             if room.is_json:
                 await ws.send(connected_frame(connection_id=client.connection_id, endpoint_id=room.endpoint_id),
                               text=True)
+            if isinstance(ws, RelayConnection):
+                ws.frame_sink = functools.partial(self._on_frame, client)
             await self._read_loop(client)
         except ConnectionClosed:
             pass
         finally:
+            if isinstance(ws, RelayConnection):
+                ws.frame_sink = None
             self._hub.leave(client)
             self._stats.connection_closed(room.counters)
             if client.device_id is not None:
@@ -125,16 +133,47 @@ class Handler:
                      time.monotonic() - client.opened_at)
 
     async def _read_loop(self, client: Client) -> None:
+        """Frames the sink left to websockets: identify, fragmented messages, and what queued behind them."""
         ws = client.ws
         async for message in ws:
             if client.closing:
                 continue
-            reply = self._on_text(client, message) if isinstance(message, str) else self._on_binary(client, message)
-            if reply is None:
-                continue
-            if isinstance(reply, _Identify):
-                reply = await self._identify(client, reply)
-            await ws.send(reply, text=True)
+            client.busy = True  # the sink refuses frames until this one is answered, so order is kept
+            try:
+                reply = self._on_text(client, message) if isinstance(message, str) else self._on_binary(client,
+                                                                                                      message)
+                if reply is None:
+                    continue
+                if isinstance(reply, _Identify):
+                    reply = await self._identify(client, reply)
+                await ws.send(reply, text=True)
+            finally:
+                client.busy = False
+
+    def _on_frame(self, client: Client, frame: Frame) -> bool:
+        """The frame sink, called from data_received: True when the frame was handled here."""
+        if client.busy:
+            return False
+        if client.closing:
+            return True
+        try:
+            if frame.opcode is Opcode.TEXT:
+                data = frame.data
+                try:
+                    text = data.decode() if type(data) is bytes else bytes(data).decode()
+                except UnicodeDecodeError:
+                    return False  # recv() raises and websockets closes with 1007
+                reply = self._on_text(client, text)
+                if isinstance(reply, _Identify):
+                    return False  # the device is stored first: the read loop answers (and parses again)
+            else:
+                reply = self._on_binary(client, bytes(frame.data))
+            if reply is not None:
+                broadcast([client.ws], reply, text=True)
+        except Exception:
+            log.exception("frame handling failed id=%s endpoint=%s", client.connection_id, client.room.endpoint_id)
+            self._hub.close(client, code=CloseCode.INTERNAL_ERROR, reason="internal error")
+        return True
 
     # -- dispatch (synchronous: the hot path awaits nothing) ---------------------------------------
 

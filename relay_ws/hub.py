@@ -28,6 +28,7 @@ class Client:
     __slots__ = (
         "bucket",
         "bucket_at",
+        "busy",
         "can_send",
         "close_code",
         "closing",
@@ -50,6 +51,7 @@ class Client:
         self.can_send = can_send
         self.device_id: str | None = None
         self.closing = False
+        self.busy = False
         self.bucket = burst
         self.bucket_at = time.monotonic()
         self.warned_at = 0.0

@@ -24,6 +24,7 @@ from relay_core.logs import configure_logging
 from relay_core.protocol import CLOSE_TIMEOUT_SECONDS, SLOW_CONSUMER_MIN_BYTES, CloseCode
 from relay_core.services.relay_records import reset_node
 from relay_core.settings import Settings, load_settings_or_exit
+from relay_ws.connection import RelayConnection
 from relay_ws.gate import ControlWatch, Gate
 from relay_ws.handler import Handler
 from relay_ws.hub import Hub
@@ -72,7 +73,7 @@ class RelayServer:
         pi = self.settings.ping_interval
         self._server = await serve(
             self.handler, self.settings.ws_host, self.settings.ws_port,
-            process_request=self._http, max_size=self.settings.max_message_bytes,
+            create_connection=RelayConnection, process_request=self._http, max_size=self.settings.max_message_bytes,
             ping_interval=pi, ping_timeout=pi, close_timeout=CLOSE_TIMEOUT_SECONDS,
             compression=None,  # one frame body for every receiver; deflate would compress per connection
         )

@@ -18,9 +18,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from relay_core.db import session_scope
-from relay_core.protocol import PREVIEW_MAX_CHARS
 from relay_core.services.activity import RECENT_MESSAGES
-from relay_core.services.relay_records import EndpointDelta, MessageRecord, StatsBatch, flush_stats, heartbeat
+from relay_core.services.relay_records import EndpointDelta, RecentMessage, StatsBatch, flush_stats, heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +31,6 @@ DELIVERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 """Upper bounds, in seconds, of the relay_delivery_seconds histogram."""
 
 
-_Recent = tuple[int, str, "str | None", int, "str | None"]
-"""(timestamp ms, connection id, device id, size, text or None for binary): a plain tuple on the hot path,
-made a MessageRecord only for the (at most RECENT_MESSAGES) rows a flush writes."""
-
-
 @dataclass(slots=True)
 class EndpointCounters:
     """One endpoint's numbers on this node; `pending` is what the next flush writes."""
@@ -45,7 +39,7 @@ class EndpointCounters:
     current: int = 0
     pending: EndpointDelta = field(default_factory=EndpointDelta)
     dirty: bool = False
-    recent: deque[_Recent] = field(default_factory=lambda: deque(maxlen=RECENT_MESSAGES))
+    recent: deque[RecentMessage] = field(default_factory=lambda: deque(maxlen=RECENT_MESSAGES))
 
 
 class NodeStats:
@@ -154,12 +148,9 @@ class NodeStats:
                 batch.endpoints[pk] = pending
                 counters.pending = EndpointDelta()
                 counters.dirty = False
-                pk = counters.pk
-                batch.messages.extend(
-                    MessageRecord(pk, at, connection_id, device_id, size, text is None,
-                                  None if text is None else text[:PREVIEW_MAX_CHARS])
-                    for at, connection_id, device_id, size, text in counters.recent)
-                counters.recent.clear()
+                if counters.recent:
+                    batch.messages[pk] = list(counters.recent)
+                    counters.recent.clear()
             elif counters.current == 0:
                 del self._endpoints[pk]  # nothing pending, nobody connected: forget it
         batch.token_last_used_ms, self._token_used = self._token_used, {}
@@ -182,7 +173,8 @@ class NodeStats:
                 old.endpoints[pk].merge(delta)
             else:
                 old.endpoints[pk] = delta
-        old.messages = [*old.messages, *batch.messages][-RECENT_MESSAGES * max(1, len(old.endpoints)):]
+        for pk, recent in batch.messages.items():
+            old.messages[pk] = [*old.messages.get(pk, ()), *recent][-RECENT_MESSAGES:]
         old.token_last_used_ms.update(batch.token_last_used_ms)
         old.presence.update(batch.presence)
         old.device_seen_ms.update(batch.device_seen_ms)

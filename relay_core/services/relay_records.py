@@ -5,12 +5,12 @@ runs in a worker thread of the relay, never on its event loop."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, update
+from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,7 @@ from relay_core.models import (
     User,
     utcnow,
 )
+from relay_core.protocol import PREVIEW_MAX_CHARS
 from relay_core.security import token_digest
 from relay_core.services.activity import RECENT_MESSAGES
 
@@ -101,15 +102,9 @@ class EndpointDelta:
             self.last_active_ms = max(self.last_active_ms or 0, newer.last_active_ms)
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRecord:
-    endpoint_pk: uuid.UUID
-    timestamp_ms: int
-    connection_id: str
-    device_id: str | None
-    size: int
-    binary: bool
-    preview: str | None
+RecentMessage = tuple[int, str, "str | None", int, "str | None"]
+"""One relayed message as the relay keeps it: (timestamp ms, connection id, device id, size, text or None for
+binary). A plain tuple, made on the hot path and written as it is."""
 
 
 @dataclass(slots=True)
@@ -117,7 +112,8 @@ class StatsBatch:
     """Everything one flush writes, for one node."""
 
     endpoints: dict[uuid.UUID, EndpointDelta] = field(default_factory=dict)
-    messages: list[MessageRecord] = field(default_factory=list)
+    messages: dict[uuid.UUID, list[RecentMessage]] = field(default_factory=dict)
+    """Per endpoint, its newest messages since the last flush (at most RECENT_MESSAGES), oldest first."""
     token_last_used_ms: dict[int, int] = field(default_factory=dict)
     presence: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
     device_seen_ms: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
@@ -249,7 +245,7 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
     Rows of endpoints deleted meanwhile are skipped."""
     now = utcnow()
     alive = _existing_endpoints(
-        session, [*batch.endpoints, *(m.endpoint_pk for m in batch.messages), *(pk for pk, _ in batch.presence)]
+        session, [*batch.endpoints, *batch.messages, *(pk for pk, _ in batch.presence)]
     )
     stats_rows = [
         {"endpoint_pk": pk, "node_id": node_id, "current_connections": d.current, "total_connections": d.connections,
@@ -280,24 +276,7 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
         )
     _count_minute(session, node_id, now, [(pk, d.messages) for pk, d in batch.endpoints.items()
                                           if pk in alive and d.messages])
-    messages = [m for m in batch.messages if m.endpoint_pk in alive]
-    if messages:
-        session.execute(_MESSAGES.insert(), [
-            {"endpoint_pk": m.endpoint_pk, "timestamp": _from_ms(m.timestamp_ms), "connection_id": m.connection_id,
-             "device_id": m.device_id, "size": m.size, "binary": m.binary, "preview": _storable(m.preview)}
-            for m in messages
-        ])
-        # One statement for every endpoint (not one per endpoint): a node serving hundreds of busy endpoints
-        # would otherwise spend most of each flush, and of its GIL, on the trim.
-        ranked = (
-            select(_MESSAGES.c.id, func.row_number().over(
-                partition_by=_MESSAGES.c.endpoint_pk,
-                order_by=(_MESSAGES.c.timestamp.desc(), _MESSAGES.c.id.desc())).label("rank"))
-            .where(_MESSAGES.c.endpoint_pk.in_({m.endpoint_pk for m in messages}))
-            .subquery()
-        )
-        stale = select(ranked.c.id).where(ranked.c.rank > RECENT_MESSAGES)
-        session.execute(delete(_MESSAGES).where(_MESSAGES.c.id.in_(stale)))
+    _write_messages(session, {pk: rows for pk, rows in batch.messages.items() if pk in alive and rows})
     if batch.token_last_used_ms:
         session.execute(
             update(_TOKENS).where(_TOKENS.c.id == bindparam("tid")).values(last_used_at=bindparam("t")),
@@ -306,6 +285,58 @@ def flush_stats(*, session: Session, node_id: str, batch: StatsBatch) -> None:
         )
     _write_presence(session, node_id, batch, alive)
     heartbeat(session=session, node_id=node_id)
+
+
+_TRIM = delete(_MESSAGES).where(
+    _MESSAGES.c.endpoint_pk == bindparam("pk"),
+    _MESSAGES.c.id.in_(
+        select(_MESSAGES.c.id).where(_MESSAGES.c.endpoint_pk == bindparam("pk"))
+        .order_by(_MESSAGES.c.timestamp.desc(), _MESSAGES.c.id.desc()).offset(RECENT_MESSAGES).scalar_subquery()
+    ),
+)
+"""Keep an endpoint's RECENT_MESSAGES newest rows: one index walk per endpoint (a window over every touched
+endpoint's rows sorted them all, and cost four times as much)."""
+
+_MS_TO_TIMESTAMP = {
+    # the text SQLAlchemy's SQLite DATETIME stores ('%f' is SS.SSS; the relay's clock is in ms)
+    "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', {} / 1000.0, 'unixepoch')",
+    "postgresql": "to_timestamp({} / 1000.0)",
+}
+"""SQL that turns a bound Unix time in ms into the dialect's stored timestamp, so no row is converted in Python."""
+
+
+def _insert_messages_sql(dialect: Any) -> str:
+    quote = dialect.identifier_preparer.quote  # "timestamp" and "binary" are keywords in PostgreSQL
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(map(quote, ("endpoint_pk", "timestamp", "connection_id", "device_id", "size", "binary",
+                                  "preview")))
+    values = ", ".join([mark, _MS_TO_TIMESTAMP[dialect.name].format(mark), *[mark] * 5])
+    return f"INSERT INTO {quote(_MESSAGES.name)} ({names}) VALUES ({values})"  # noqa: S608 (constants only)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _write_messages(session: Session, messages: dict[uuid.UUID, list[RecentMessage]]) -> None:
+    """Insert the newest messages of each endpoint, then trim those endpoints to RECENT_MESSAGES rows.
+
+    The insert is one executemany at the driver level, timestamps converted by the database: a relay serving
+    many endpoints writes thousands of rows a second here, and SQLAlchemy's per-row parameter processing cost
+    more CPU, and more of the GIL the event loop needs, than the database itself."""
+    if not messages:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    to_pk: Callable[[uuid.UUID], Any] = _MESSAGES.c.endpoint_pk.type.bind_processor(dialect) or _as_is
+    rows = [
+        (stored_pk, at, connection_id, device_id, size, text is None, _preview(text))
+        for pk, recent in messages.items()
+        for stored_pk in (to_pk(pk),)
+        for at, connection_id, device_id, size, text in recent
+    ]
+    connection.exec_driver_sql(_insert_messages_sql(dialect), rows)
+    connection.execute(_TRIM, [{"pk": pk} for pk in messages])
 
 
 def _write_presence(session: Session, node_id: str, batch: StatsBatch, alive: set[uuid.UUID]) -> None:
@@ -329,9 +360,14 @@ def _write_presence(session: Session, node_id: str, batch: StatsBatch, alive: se
         )
 
 
-def _storable(text: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL: a preview shows U+FFFD in its place (the relayed frame is untouched)."""
-    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
+def _preview(text: str | None) -> str | None:
+    """The stored preview of a text message: its first PREVIEW_MAX_CHARS characters, with U+FFFD in place of
+    NUL, which PostgreSQL text cannot hold (the relayed frame is untouched). None for binary."""
+    if text is None:
+        return None
+    if len(text) > PREVIEW_MAX_CHARS:
+        text = text[:PREVIEW_MAX_CHARS]
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _count_minute(session: Session, node_id: str, now: datetime, counts: list[tuple[uuid.UUID, int]]) -> None:

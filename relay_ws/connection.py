@@ -1,0 +1,43 @@
+"""The relay's websockets connection: complete data frames go straight to the handler from data_received.
+
+websockets queues every incoming frame in an Assembler and wakes the coroutine waiting in recv(); for a relay
+that is most of the cost of a small message (a queue, a future, a task step). RelayConnection offers each
+complete text or binary frame to a synchronous `frame_sink` first. The sink relays it on the spot and returns
+True, or returns False to let the frame take websockets' normal path to recv() — it does so for anything it
+cannot finish without waiting (an identify stores the device) and while it is still handling earlier frames.
+
+Order is kept: a frame is offered to the sink only while nothing is queued for recv() ahead of it, and the
+sink refuses frames while the read loop is busy. Fragmented messages, invalid UTF-8 (websockets closes with
+1007), control frames and the opening handshake always take the normal path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
+
+FrameSink = Callable[[Frame], bool]
+
+_DATA = (Opcode.TEXT, Opcode.BINARY)
+
+
+class RelayConnection(ServerConnection):
+    """A ServerConnection whose handler may take frames synchronously (see the module docstring)."""
+
+    frame_sink: FrameSink | None = None
+
+    def process_event(self, event: Event) -> None:
+        sink = self.frame_sink
+        if (
+            sink is not None
+            and type(event) is Frame
+            and event.fin
+            and event.opcode in _DATA
+            and not self.recv_messages.frames.queue
+            and sink(event)
+        ):
+            return
+        super().process_event(event)
