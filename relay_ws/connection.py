@@ -13,6 +13,7 @@ sink refuses frames while the read loop is busy. Fragmented messages, invalid UT
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from websockets.asyncio.server import ServerConnection
@@ -22,6 +23,20 @@ from websockets.protocol import Event
 FrameSink = Callable[[Frame], bool]
 
 _DATA = (Opcode.TEXT, Opcode.BINARY)
+_LENGTH_16 = struct.Struct("!BBH")
+_LENGTH_64 = struct.Struct("!BBQ")
+
+
+def encode_frame(payload: bytes, *, text: bool) -> bytes:
+    """The bytes of one data frame as a server sends it (final, unmasked, no extension: the relay serves with
+    compression=None), built once and written to every receiver."""
+    head = 0x81 if text else 0x82
+    size = len(payload)
+    if size < 126:
+        return bytes((head, size)) + payload
+    if size < 65536:
+        return _LENGTH_16.pack(head, 126, size) + payload
+    return _LENGTH_64.pack(head, 127, size) + payload
 
 
 class RelayConnection(ServerConnection):
