@@ -25,7 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel
 
-MAX_ROWS_PER_STATEMENT = 512
+MAX_ROWS_PER_STATEMENT = 128
+"""Rows per statement at most: SQLite caches each prepared size per connection, and a 512-row statement
+held ~1 MiB more of the relay's memory than 128-row ones for no measurable speed."""
 
 _MS_TO_TIMESTAMP = {
     # the text SQLAlchemy's SQLite DATETIME stores ('%f' is SS.SSS; the relay's clock is in ms)

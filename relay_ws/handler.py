@@ -163,7 +163,7 @@ class Handler:
                     text = data.decode() if type(data) is bytes else bytes(data).decode()
                 except UnicodeDecodeError:
                     return False  # recv() raises and websockets closes with 1007
-                reply = self._on_text(client, text)
+                reply = self._on_text(client, text, data if type(data) is bytes else None)
                 if isinstance(reply, _Identify):
                     return False  # the device is stored first: the read loop answers (and parses again)
             else:
@@ -177,7 +177,8 @@ class Handler:
 
     # -- dispatch (synchronous: the hot path awaits nothing) ---------------------------------------
 
-    def _on_text(self, client: Client, text: str) -> bytes | _Identify | None:
+    def _on_text(self, client: Client, text: str, raw: bytes | None = None) -> bytes | _Identify | None:
+        """A text message; `raw` is its UTF-8 bytes when the caller has them (the frame sink)."""
         room = client.room
         mode = room.record.forwarding_mode
         received = time.monotonic()
@@ -213,9 +214,11 @@ class Handler:
             if refused is not None:
                 return None
             now = now_ms()
+            if raw is None:
+                raw = text.encode("utf-8", "surrogatepass")
             header = room.record.custom_header if mode == ForwardingMode.CUSTOM_HEADER else None
-            payload = ((header + text) if header else text).encode("utf-8", "surrogatepass")
-        size = _text_size(text)
+            payload = header.encode() + raw if header else raw  # relayed verbatim: the bytes as they came
+        size = len(raw) if raw is not None else _text_size(text)
         self._stats.message_accepted(room.counters, size=size, now_ms=now, connection_id=client.connection_id,
                                      device_id=client.device_id, text=text)
         self._relay(room, client, payload, True, received)
