@@ -21,7 +21,7 @@ from tests.support import postgres_database
 
 pytestmark = pytest.mark.timeout(300)
 
-ENDPOINTS = 600  # stats rows on SQLite: 4 statements of 128, then 64, 16 and 8
+ENDPOINTS = 600  # stats rows on SQLite: 9 statements of 64, then 16 and 8
 BASE_MS = 1_764_870_483_982
 
 
