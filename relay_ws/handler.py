@@ -170,7 +170,7 @@ class Handler:
                 reply = self._on_binary(client, bytes(frame.data))
             if reply is not None:
                 broadcast([client.ws], reply, text=True)
-        except Exception:
+        except Exception:  # we run inside websockets' data_received: a bug must cost one connection, loudly
             log.exception("frame handling failed id=%s endpoint=%s", client.connection_id, client.room.endpoint_id)
             self._hub.close(client, code=CloseCode.INTERNAL_ERROR, reason="internal error")
         return True
