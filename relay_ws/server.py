@@ -118,6 +118,7 @@ class RelayServer:
         await self.hub.wait_closers(CLOSE_TIMEOUT_SECONDS)
         if not await self.stats.flush(force=True):
             log.warning("final stats flush failed")
+        self.stats.close()
         await self.broker.close()
         await asyncio.to_thread(dispose_engines)
         log.info("relay stopped node=%s", self.node_id)
