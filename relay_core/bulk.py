@@ -15,7 +15,6 @@ large multi-row statement, so PostgreSQL keeps it. Values are always bound, neve
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
@@ -65,7 +64,11 @@ class Converters:
         self._dialect = dialect
         self.multi_row = dialect.name == "sqlite"
         """True: many rows per statement; False: one-row statement, executemany."""
-        self.max_params = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+        self.max_params = 65535
+        if self.multi_row:
+            import sqlite3  # here: a PostgreSQL-only Python may lack it
+
+            self.max_params = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
     def of(self, column: ColumnElement[Any]) -> Callable[[Any], Any]:
         """The driver-side converter of a column's values (identity when the driver takes them as they are)."""

@@ -152,7 +152,10 @@ class Handler:
 
     def _on_frame(self, client: Client, frame: Frame) -> bool:
         """The frame sink, called from data_received: True when the frame was handled here."""
-        if client.busy:
+        if client.busy or client.ws.paused:
+            # paused: the client does not read what it is sent. Its frames take the read loop, whose
+            # `await ws.send` waits for it to read, so a client flooding pings it never reads stops being
+            # read (TCP pushes back) instead of growing its replies in our memory.
             return False
         if client.closing:
             return True

@@ -116,9 +116,11 @@ class RelayServer:
             except TimeoutError:
                 log.warning("some connections did not close in %.0f s", SHUTDOWN_TIMEOUT_SECONDS)
         await self.hub.wait_closers(CLOSE_TIMEOUT_SECONDS)
-        if not await self.stats.flush(force=True):
-            log.warning("final stats flush failed")
-        self.stats.close()
+        try:
+            if not await self.stats.flush(force=True):
+                log.warning("final stats flush failed")
+        finally:
+            self.stats.close()
         await self.broker.close()
         await asyncio.to_thread(dispose_engines)
         log.info("relay stopped node=%s", self.node_id)

@@ -71,6 +71,7 @@ class NodeStats:
         self._last_write = 0.0
         self._flush_lock = asyncio.Lock()
         self._db_failing = False
+        self._closed = False
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-flush",
                                           initializer=_lower_priority)
         # Prometheus counters (read by MetricsCollector at scrape time).
@@ -204,8 +205,11 @@ class NodeStats:
                 flush_stats(session=session, node_id=self.node_id, batch=batch)
 
     async def flush(self, *, force: bool = False) -> bool:
-        """Write what changed (or the heartbeat when due) in a worker thread. False if the DB failed."""
+        """Write what changed (or the heartbeat when due) in the flush thread. False if the DB failed
+        (or the stats were closed)."""
         async with self._flush_lock:
+            if self._closed:
+                return False
             batch = self._merge_retry(self._take_batch())
             now = time.monotonic()
             if batch.is_empty() and not force and now - self._last_write < HEARTBEAT_INTERVAL_SECONDS:
@@ -236,18 +240,21 @@ class NodeStats:
 
 
     def close(self) -> None:
-        """Stop the flush thread (after the final flush)."""
+        """Stop the flush thread (after the final flush); later flushes report failure."""
+        self._closed = True
         self._writer.shutdown(wait=True)
 
 
 def _lower_priority() -> None:
-    """Runs in the flush thread: lower its own priority. Linux only, where a thread id names one thread
-    to setpriority (elsewhere it could name another process)."""
-    if sys.platform == "linux":
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FLUSH_NICE)
-        except OSError as exc:
-            log.warning("flush thread priority unchanged: %s", exc)
+    """Runs in the flush thread: lower its own priority by FLUSH_NICE. Linux only, where a thread id names
+    one thread to setpriority (elsewhere it could name another process). Never fails the thread."""
+    if sys.platform != "linux":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + FLUSH_NICE))
+    except Exception as exc:  # an executor whose initializer raised refuses every later flush
+        log.warning("flush thread priority unchanged: %s", exc)
 
 
 class MetricsCollector(Collector):

@@ -1,10 +1,13 @@
-"""Order per sender across the relay's two paths: frames handled on arrival, and frames that wait in the read
-loop (identify, which stores the device first; fragmented messages). A burst sent without waiting for any
-answer must come out in the order it went in, for the other clients and for the sender's own replies."""
+"""Order and back-pressure per sender across the relay's two paths: frames handled on arrival, and frames
+that wait in the read loop (identify, which stores the device first; fragmented messages). A burst sent
+without waiting for any answer must come out in the order it went in, for the other clients and for the
+sender's own replies."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +75,39 @@ def test_fragmented_messages_arrive_whole_and_in_order(shared: tuple[Relay, Seed
         await close_all([a, b])
 
     run(scenario())
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_pings_from_a_client_that_never_reads_do_not_pile_up(shared: tuple[Relay, Seeder]) -> None:
+    """A client sending pings for 3 s without reading a pong is no longer read once its pongs back up (TCP
+    pushes back): the relay's memory stays flat and the other clients are served meanwhile."""
+    relay, seeder = shared
+    endpoint = seeder.endpoint()
+    pid = relay.process.popen.pid
+
+    async def scenario() -> int:
+        (a, _), (b, _) = await join(relay.url(endpoint)), await join(relay.url(endpoint))
+        flooder, _ = await join(relay.url(endpoint))
+        before = _rss_kib(pid)
+
+        async def flood() -> None:
+            while True:
+                await flooder.send('{"type":"ping"}')
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(flood(), 3)
+        grown = _rss_kib(pid) - before
+        await a.send("still relayed")
+        assert (await recv_json(b))["data"] == "still relayed"
+        flooder.transport.abort()
+        await close_all([a, b])
+        return grown
+
+    grown = run(scenario())
+    assert grown < 8 * 1024, f"relay RSS grew {grown} KiB"
