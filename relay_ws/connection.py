@@ -4,7 +4,8 @@ websockets queues every incoming frame in an Assembler and wakes the coroutine w
 that is most of the cost of a small message (a queue, a future, a task step). RelayConnection offers each
 complete text or binary frame to a synchronous `frame_sink` first. The sink relays it on the spot and returns
 True, or returns False to let the frame take websockets' normal path to recv() — it does so for anything it
-cannot finish without waiting (an identify stores the device) and while it is still handling earlier frames.
+cannot finish without waiting (an identify stores the device), while it is still handling earlier frames,
+and while the client is not reading (its transport paused): the read loop's send then waits for it.
 
 Order is kept: a frame is offered to the sink only while nothing is queued for recv() ahead of it, and the
 sink refuses frames while the read loop is busy. Fragmented messages, invalid UTF-8 (websockets closes with
