@@ -154,7 +154,9 @@ def test_live_counts_and_recent_messages_update_without_reload(
     expect(row).to_contain_text(url)
 
     row.locator(".copy-url").click()
-    assert user_page.evaluate("navigator.clipboard.readText()") == url
+    # the copy is an event round trip to the backend and back: wait for it rather than read at once
+    user_page.wait_for_function("async (url) => (await navigator.clipboard.readText()) === url", arg=url,
+                                timeout=LIVE_TIMEOUT_MS)
 
     a, b = ws_client(platform), ws_client(platform)
     expect(row.locator(".row-connections")).to_have_text("2", timeout=LIVE_TIMEOUT_MS)
